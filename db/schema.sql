@@ -1,0 +1,520 @@
+\restrict dbmate
+
+-- Dumped from database version 15.20 (Debian 15.20-0+deb12u1)
+-- Dumped by pg_dump version 15.20 (Debian 15.20-0+deb12u1)
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION set_updated_at(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.set_updated_at() IS 'BEFORE UPDATE trigger: stamps updated_at with now().';
+
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: message_read_receipts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.message_read_receipts (
+    room_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    read_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE message_read_receipts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.message_read_receipts IS 'Who read which message, and when.';
+
+
+--
+-- Name: message_revisions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.message_revisions (
+    room_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    revision integer NOT NULL,
+    content text NOT NULL,
+    attachment jsonb,
+    edited_by uuid,
+    written_at timestamp with time zone NOT NULL,
+    replaced_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT message_revisions_revision_positive CHECK ((revision > 0))
+);
+
+
+--
+-- Name: TABLE message_revisions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.message_revisions IS 'Every previous version of an edited message.';
+
+
+--
+-- Name: messages; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.messages (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    room_id uuid NOT NULL,
+    seq bigint NOT NULL,
+    sender_id uuid,
+    kind text DEFAULT 'text'::text NOT NULL,
+    content text DEFAULT ''::text NOT NULL,
+    attachment jsonb,
+    client_id text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    edited_at timestamp with time zone,
+    edit_count integer DEFAULT 0 NOT NULL,
+    deleted_at timestamp with time zone,
+    deleted_by uuid,
+    CONSTRAINT messages_attachment_iff_media CHECK (((kind = ANY (ARRAY['image'::text, 'file'::text])) = (attachment IS NOT NULL))),
+    CONSTRAINT messages_attachment_shape CHECK (((attachment IS NULL) OR COALESCE(((jsonb_typeof(attachment) = 'object'::text) AND (jsonb_typeof((attachment -> 'url'::text)) = 'string'::text) AND (jsonb_typeof((attachment -> 'name'::text)) = 'string'::text) AND (jsonb_typeof((attachment -> 'mime_type'::text)) = 'string'::text) AND (jsonb_typeof((attachment -> 'size'::text)) = 'number'::text)), false))),
+    CONSTRAINT messages_client_id_length CHECK (((char_length(client_id) >= 1) AND (char_length(client_id) <= 64))),
+    CONSTRAINT messages_content_length CHECK ((char_length(content) <= 10000)),
+    CONSTRAINT messages_deleted_by_needs_deleted_at CHECK (((deleted_by IS NULL) OR (deleted_at IS NOT NULL))),
+    CONSTRAINT messages_edit_count_not_negative CHECK ((edit_count >= 0)),
+    CONSTRAINT messages_edit_tracking CHECK (((edit_count = 0) = (edited_at IS NULL))),
+    CONSTRAINT messages_kind_valid CHECK ((kind = ANY (ARRAY['text'::text, 'image'::text, 'file'::text, 'system'::text]))),
+    CONSTRAINT messages_seq_positive CHECK ((seq > 0)),
+    CONSTRAINT messages_text_not_empty CHECK (((kind = ANY (ARRAY['image'::text, 'file'::text])) OR (char_length(btrim(content)) > 0)))
+);
+
+
+--
+-- Name: TABLE messages; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.messages IS 'Chat messages; seq is gap-free per room in commit order.';
+
+
+--
+-- Name: room_users; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.room_users (
+    room_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    role text DEFAULT 'member'::text NOT NULL,
+    joined_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_read_seq bigint DEFAULT 0 NOT NULL,
+    last_read_at timestamp with time zone,
+    CONSTRAINT room_users_last_read_seq_not_negative CHECK ((last_read_seq >= 0)),
+    CONSTRAINT room_users_role_valid CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text])))
+);
+
+
+--
+-- Name: TABLE room_users; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.room_users IS 'Room membership: role and read marker per member.';
+
+
+--
+-- Name: rooms; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rooms (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    kind text NOT NULL,
+    name text,
+    description text,
+    created_by uuid,
+    direct_user_low uuid,
+    direct_user_high uuid,
+    last_seq bigint DEFAULT 0 NOT NULL,
+    last_message_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT rooms_description_length CHECK ((char_length(description) <= 1000)),
+    CONSTRAINT rooms_direct_pair_only_for_direct CHECK (((kind = 'direct'::text) OR ((direct_user_low IS NULL) AND (direct_user_high IS NULL)))),
+    CONSTRAINT rooms_direct_pair_ordered CHECK ((direct_user_low < direct_user_high)),
+    CONSTRAINT rooms_kind_valid CHECK ((kind = ANY (ARRAY['public'::text, 'private'::text, 'direct'::text]))),
+    CONSTRAINT rooms_last_seq_not_negative CHECK ((last_seq >= 0)),
+    CONSTRAINT rooms_name_length CHECK (((char_length(name) >= 1) AND (char_length(name) <= 100))),
+    CONSTRAINT rooms_named_unless_direct CHECK (((kind = 'direct'::text) OR (name IS NOT NULL)))
+);
+
+
+--
+-- Name: TABLE rooms; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.rooms IS 'Public, private and direct conversations.';
+
+
+--
+-- Name: COLUMN rooms.last_seq; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rooms.last_seq IS 'Highest message seq handed out in this room.';
+
+
+--
+-- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.schema_migrations (
+    version character varying NOT NULL
+);
+
+
+--
+-- Name: users; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.users (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    email text NOT NULL,
+    username text NOT NULL,
+    display_name text,
+    password_hash text NOT NULL,
+    is_online boolean DEFAULT false NOT NULL,
+    last_seen_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT users_display_name_length CHECK (((char_length(display_name) >= 1) AND (char_length(display_name) <= 100))),
+    CONSTRAINT users_email_format CHECK (((char_length(email) <= 254) AND (email ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'::text))),
+    CONSTRAINT users_password_hash_is_bcrypt CHECK ((password_hash ~ '^\$2[aby]\$(1[0-9]|2[0-9]|3[01])\$[./A-Za-z0-9]{53}$'::text)),
+    CONSTRAINT users_username_format CHECK ((username ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{1,31}$'::text))
+);
+
+
+--
+-- Name: TABLE users; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.users IS 'People who chat. Never stores a password, only its bcrypt hash.';
+
+
+--
+-- Name: COLUMN users.is_online; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.users.is_online IS 'Written through from Redis presence; Redis is the live view.';
+
+
+--
+-- Name: message_read_receipts message_read_receipts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_read_receipts
+    ADD CONSTRAINT message_read_receipts_pkey PRIMARY KEY (room_id, message_id, user_id);
+
+
+--
+-- Name: message_revisions message_revisions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_revisions
+    ADD CONSTRAINT message_revisions_pkey PRIMARY KEY (room_id, message_id, revision);
+
+
+--
+-- Name: messages messages_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.messages
+    ADD CONSTRAINT messages_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: room_users room_users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_users
+    ADD CONSTRAINT room_users_pkey PRIMARY KEY (room_id, user_id);
+
+
+--
+-- Name: rooms rooms_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rooms
+    ADD CONSTRAINT rooms_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+
+--
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: message_read_receipts_user_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_read_receipts_user_id_idx ON public.message_read_receipts USING btree (user_id);
+
+
+--
+-- Name: message_revisions_edited_by_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_revisions_edited_by_idx ON public.message_revisions USING btree (edited_by) WHERE (edited_by IS NOT NULL);
+
+
+--
+-- Name: messages_client_id_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX messages_client_id_key ON public.messages USING btree (room_id, sender_id, client_id) WHERE (client_id IS NOT NULL);
+
+
+--
+-- Name: messages_deleted_by_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_deleted_by_idx ON public.messages USING btree (deleted_by) WHERE (deleted_by IS NOT NULL);
+
+
+--
+-- Name: messages_deleted_room_seq_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_deleted_room_seq_idx ON public.messages USING btree (room_id, seq) WHERE (deleted_at IS NOT NULL);
+
+
+--
+-- Name: messages_room_id_id_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX messages_room_id_id_key ON public.messages USING btree (room_id, id);
+
+
+--
+-- Name: messages_room_seq_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX messages_room_seq_key ON public.messages USING btree (room_id, seq);
+
+
+--
+-- Name: messages_sender_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_sender_id_idx ON public.messages USING btree (sender_id);
+
+
+--
+-- Name: room_users_user_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX room_users_user_id_idx ON public.room_users USING btree (user_id, room_id);
+
+
+--
+-- Name: rooms_created_by_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX rooms_created_by_idx ON public.rooms USING btree (created_by);
+
+
+--
+-- Name: rooms_direct_pair_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX rooms_direct_pair_key ON public.rooms USING btree (direct_user_low, direct_user_high);
+
+
+--
+-- Name: rooms_direct_user_high_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX rooms_direct_user_high_idx ON public.rooms USING btree (direct_user_high);
+
+
+--
+-- Name: users_email_lower_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX users_email_lower_key ON public.users USING btree (lower(email));
+
+
+--
+-- Name: users_username_lower_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX users_username_lower_key ON public.users USING btree (lower(username));
+
+
+--
+-- Name: messages messages_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER messages_set_updated_at BEFORE UPDATE OF content, attachment, edited_at, deleted_at ON public.messages FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: rooms rooms_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER rooms_set_updated_at BEFORE UPDATE OF kind, name, description ON public.rooms FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: users users_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_set_updated_at BEFORE UPDATE OF email, username, display_name, password_hash ON public.users FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: message_read_receipts message_read_receipts_room_id_message_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_read_receipts
+    ADD CONSTRAINT message_read_receipts_room_id_message_id_fkey FOREIGN KEY (room_id, message_id) REFERENCES public.messages(room_id, id) ON DELETE CASCADE;
+
+
+--
+-- Name: message_read_receipts message_read_receipts_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_read_receipts
+    ADD CONSTRAINT message_read_receipts_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: message_revisions message_revisions_edited_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_revisions
+    ADD CONSTRAINT message_revisions_edited_by_fkey FOREIGN KEY (edited_by) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: message_revisions message_revisions_room_id_message_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_revisions
+    ADD CONSTRAINT message_revisions_room_id_message_id_fkey FOREIGN KEY (room_id, message_id) REFERENCES public.messages(room_id, id) ON DELETE CASCADE;
+
+
+--
+-- Name: messages messages_deleted_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.messages
+    ADD CONSTRAINT messages_deleted_by_fkey FOREIGN KEY (deleted_by) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: messages messages_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.messages
+    ADD CONSTRAINT messages_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
+
+
+--
+-- Name: messages messages_sender_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.messages
+    ADD CONSTRAINT messages_sender_id_fkey FOREIGN KEY (sender_id) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: room_users room_users_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_users
+    ADD CONSTRAINT room_users_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
+
+
+--
+-- Name: room_users room_users_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_users
+    ADD CONSTRAINT room_users_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: rooms rooms_created_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rooms
+    ADD CONSTRAINT rooms_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: rooms rooms_direct_user_high_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rooms
+    ADD CONSTRAINT rooms_direct_user_high_fkey FOREIGN KEY (direct_user_high) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: rooms rooms_direct_user_low_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rooms
+    ADD CONSTRAINT rooms_direct_user_low_fkey FOREIGN KEY (direct_user_low) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- PostgreSQL database dump complete
+--
+
+\unrestrict dbmate
+
+
+--
+-- Dbmate schema migrations
+--
+
+INSERT INTO public.schema_migrations (version) VALUES
+    ('20261125120000'),
+    ('20261125120100'),
+    ('20261125120200'),
+    ('20261125120300'),
+    ('20261125120400'),
+    ('20261125120500'),
+    ('20261125120600');
