@@ -1,0 +1,177 @@
+"""The PostgreSQL side: the connection pool, the loaded `sql/` queries, and transactions.
+
+Single-statement calls run on an autocommit connection (no BEGIN/COMMIT round trips);
+`transaction()` hands the same connection to every repository call made inside it, through a
+context variable, so they commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosql
+import psycopg
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from chatstore.config import Settings
+from chatstore.errors import ChatStoreError, ConfigurationError, Unavailable
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+Connection = psycopg.AsyncConnection[DictRow]
+
+# The connection of the transaction the current task is inside, if any.
+_current: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
+    "chatstore_transaction", default=None
+)
+
+
+class Queries:
+    """Every file in `sql/` as a namespace: `queries.users.get_user(conn, user_id=...)`."""
+
+    def __init__(self, sql_dir: Path) -> None:
+        self._by_file: dict[str, Any] = {
+            path.stem: aiosql.from_path(path, "apsycopg") for path in sorted(sql_dir.glob("*.sql"))
+        }
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._by_file[name]
+        except KeyError:
+            raise AttributeError(f"no sql/{name}.sql") from None
+
+    @property
+    def files(self) -> dict[str, Any]:
+        return dict(self._by_file)
+
+
+@functools.cache
+def load_queries(sql_dir: Path = SQL_DIR) -> Queries:
+    """Parse `sql/` once per process."""
+    return Queries(sql_dir)
+
+
+def connection_kwargs(settings: Settings) -> dict[str, Any]:
+    """Per-connection settings shared by the pool and anything else that connects."""
+    kwargs: dict[str, Any] = {
+        "autocommit": True,
+        "row_factory": dict_row,
+        "prepare_threshold": settings.pg_prepare_threshold,
+    }
+    if settings.pg_statement_timeout_ms:
+        # A runaway query is cut off server-side instead of holding a pool slot forever.
+        kwargs["options"] = f"-c statement_timeout={settings.pg_statement_timeout_ms}"
+    return kwargs
+
+
+class Database:
+    """An open connection pool plus the loaded queries."""
+
+    def __init__(self, pool: AsyncConnectionPool[Connection], queries: Queries) -> None:
+        self.pool = pool
+        self.queries = queries
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, settings: Settings) -> AsyncIterator[Database]:
+        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+            settings.database_url,
+            min_size=settings.pg_pool_min,
+            max_size=settings.pg_pool_max,
+            timeout=settings.pg_pool_timeout,
+            max_idle=settings.pg_pool_max_idle,
+            max_lifetime=settings.pg_pool_max_lifetime,
+            # A connection killed by a server restart is found and replaced when it is
+            # taken from the pool, instead of failing the caller's query.
+            check=AsyncConnectionPool.check_connection,
+            kwargs=connection_kwargs(settings),
+            connection_class=psycopg.AsyncConnection[DictRow],
+            open=False,
+            name="chatstore",
+        )
+        # One direct connection first: the pool retries quietly until its timeout, while a
+        # wrong password or database name should fail at once with the server's reason.
+        await probe_connection(settings)
+        try:
+            await pool.open(wait=True, timeout=settings.pg_pool_timeout)
+        except PoolTimeout:
+            await pool.close()
+            raise Unavailable(
+                f"could not open {settings.pg_pool_min} PostgreSQL connection(s) within "
+                f"{settings.pg_pool_timeout}s"
+            ) from None
+        try:
+            yield cls(pool, load_queries())
+        finally:
+            await pool.close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """The current transaction's connection, or an autocommit one from the pool."""
+        current = _current.get()
+        if current is not None:
+            yield current
+            return
+        try:
+            async with self.pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise Unavailable(f"no PostgreSQL connection available: {exc}") from None
+        except psycopg.OperationalError as exc:
+            raise Unavailable(f"PostgreSQL unavailable: {exc}") from None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """Everything chatstore does inside this block commits or rolls back together.
+
+        Nested use opens a savepoint on the same connection.
+        """
+        current = _current.get()
+        if current is not None:
+            async with current.transaction():
+                yield current
+            return
+        async with self.connection() as conn:
+            token = _current.set(conn)
+            try:
+                async with conn.transaction():
+                    yield conn
+            except psycopg.OperationalError as exc:
+                raise Unavailable(f"PostgreSQL unavailable: {exc}") from None
+            finally:
+                _current.reset(token)
+
+
+# libpq reports connection-time errors as text only (no SQLSTATE). A FATAL from the server
+# means it was reached and refused us (password, role, database, pg_hba): retrying will not
+# help, except for these passing states.
+_TRANSIENT_FATALS = ("starting up", "shutting down", "too many", "recovery mode", "not yet")
+
+
+def _refused_by_server(reason: str) -> bool:
+    return "FATAL:" in reason and not any(marker in reason for marker in _TRANSIENT_FATALS)
+
+
+async def probe_connection(settings: Settings) -> None:
+    """Connect once; raise ConfigurationError for refused credentials, Unavailable otherwise."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(
+            settings.database_url, connect_timeout=max(1, int(settings.pg_pool_timeout))
+        )
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip() or repr(exc)
+        if _refused_by_server(reason):
+            raise ConfigurationError("DATABASE_URL", reason) from None
+        raise Unavailable(f"PostgreSQL unavailable: {reason}") from None
+    except psycopg.ProgrammingError as exc:
+        raise ConfigurationError("DATABASE_URL", f"not a valid connection string: {exc}") from None
+    await conn.close()
+
+
+__all__ = ["SQL_DIR", "ChatStoreError", "Connection", "Database", "Queries", "load_queries"]

@@ -1,0 +1,61 @@
+"""The one exception family chatstore raises. Driver exceptions never reach callers raw."""
+
+from __future__ import annotations
+
+
+class ChatStoreError(Exception):
+    """Base class of every error chatstore raises."""
+
+
+class ValidationError(ChatStoreError):
+    """Input broke a rule; nothing was written. Names the field and the rule."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+
+class NotFound(ChatStoreError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+    def __init__(self, what: str, key: object) -> None:
+        super().__init__(f"{what} not found: {key}")
+        self.what = what
+        self.key = key
+
+
+class AlreadyExists(ChatStoreError):
+    """A unique value is taken. Names the field."""
+
+    def __init__(self, field: str, detail: str | None = None) -> None:
+        super().__init__(detail or f"{field} is already taken")
+        self.field = field
+
+
+class Conflict(ChatStoreError):
+    """The request contradicts what is stored (e.g. a client id reused for other content)."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+
+
+class PermissionDenied(ChatStoreError):
+    """The acting user may not do this (not a member, not the sender, wrong role)."""
+
+
+class AuthenticationFailed(ChatStoreError):
+    """Unknown user or wrong password; deliberately does not say which."""
+
+
+class Unavailable(ChatStoreError):
+    """PostgreSQL or Redis could not be reached or timed out. Safe to retry."""
+
+
+class ConfigurationError(ChatStoreError):
+    """A setting is wrong (bad URL, refused credentials); retrying will not help."""
+
+    def __init__(self, setting: str, detail: str) -> None:
+        super().__init__(f"{setting}: {detail}")
+        self.setting = setting
