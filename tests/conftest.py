@@ -1,0 +1,46 @@
+"""Fixtures: one throwaway PostgreSQL and Redis per test session, a fresh database per test."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+from pytest_postgresql.janitor import DatabaseJanitor
+
+from tests.servers import PG_USER, TEMPLATE_DB, PgServer, RedisServer, start_postgres, start_redis
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def database_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh, migrated database for one test, cloned from the template (milliseconds)."""
+    name = f"chatstore_test_{next(_database_numbers)}"
+    janitor = DatabaseJanitor(
+        user=PG_USER,
+        host="127.0.0.1",
+        port=pg_server.port,
+        dbname=name,
+        template_dbname=TEMPLATE_DB,
+    )
+    with janitor:
+        yield pg_server.url(name)

@@ -1,0 +1,76 @@
+"""The development seed loads, loads again without duplicating, and the demo shows it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from chatstore.config import Settings
+from chatstore.db import Database
+from tests.servers import PROJECT
+
+SEED = PROJECT / "db" / "seeds" / "development.sql"
+
+
+def load_seed(url: str) -> None:
+    psql = shutil.which("psql")
+    assert psql, "psql not found"
+    subprocess.run(
+        [psql, url, "--quiet", "-v", "ON_ERROR_STOP=1", "-f", str(SEED)],
+        check=True,
+        capture_output=True,
+    )
+
+
+async def summary(url: str) -> dict[str, Any]:
+    settings = Settings(database_url=url, pg_pool_min=1)
+    async with Database.open(settings) as db, db.connection() as conn:
+        row: dict[str, Any] = await db.queries.summary.database_summary(conn)
+        return row
+
+
+async def test_seed_loads_every_kind_of_data_and_twice_adds_nothing(database_url: str) -> None:
+    load_seed(database_url)
+    first = await summary(database_url)
+    assert first["users_count"] == 5
+    assert first["rooms_count"] == 5
+    assert first["messages_count"] == 300
+    assert first["edited_messages_count"] > 0
+    assert first["revisions_count"] == first["edited_messages_count"]
+    assert first["deleted_messages_count"] > 0
+    assert first["read_receipts_count"] > 0
+
+    load_seed(database_url)
+    assert await summary(database_url) == first
+
+
+def run_demo(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chatstore.demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_demo_prints_what_the_seed_loaded(database_url: str) -> None:
+    load_seed(database_url)
+    result = run_demo({**os.environ, "DATABASE_URL": database_url})
+    assert result.returncode == 0, result.stderr
+    assert "5 users, 5 rooms, 14 memberships" in result.stdout
+    assert "alice & bob" in result.stdout
+    assert "general" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["DATABASE_URL"])
+def test_demo_without_configuration_says_what_is_missing(missing: str) -> None:
+    result = run_demo({k: v for k, v in os.environ.items() if k != missing})
+    assert result.returncode == 1
+    assert "DATABASE_URL: must be set" in result.stderr
