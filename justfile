@@ -1,0 +1,59 @@
+# chatstore: the verbs a person types. `just --list` shows them all.
+
+set dotenv-load := true
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# The project's virtualenv comes first, so dbmate, squawk, ruff, ... are the pinned ones.
+export PATH := justfile_directory() / ".venv/bin" + ":" + env_var("PATH")
+
+# List the recipes.
+default:
+    @just --list
+
+# Start development PostgreSQL and Redis (docker compose, or local servers under .data/).
+db-up:
+    python scripts/devservers.py up
+
+# Stop what db-up started.
+db-down:
+    python scripts/devservers.py down
+
+# Apply pending migrations (creates the database if needed) and refresh db/schema.sql.
+migrate:
+    dbmate --wait up
+
+# Undo the newest migration.
+rollback:
+    dbmate rollback
+
+# Start a new migration: just new-migration add_room_topics
+new-migration name:
+    dbmate new {{ name }}
+
+# Load development data (idempotent: running it twice adds nothing).
+seed:
+    psql "$DATABASE_URL" --quiet -v ON_ERROR_STOP=1 -f db/seeds/development.sql
+
+# Run the demo against the development database.
+demo:
+    python -m chatstore.demo
+
+# Servers up, migrated, seeded, demo.
+dev: db-up migrate seed demo
+
+# Static checks: ruff, mypy --strict, sqlfluff on sql/ and db/checks/, squawk on migrations.
+lint:
+    ruff check .
+    ruff format --check .
+    mypy
+    sqlfluff lint sql db/checks
+    python scripts/lint_migrations.py
+
+# Everything CI runs: the static checks, then the test suite (which includes the schema
+# drift check) against throwaway servers it starts itself.
+test *pytest_args: lint
+    pytest {{ pytest_args }}
+
+# Only the check that db/schema.sql matches what the migrations produce.
+schema-check:
+    pytest tests/test_migrations.py -k schema_file
