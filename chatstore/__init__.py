@@ -12,16 +12,42 @@ from chatstore.errors import (
     Unavailable,
     ValidationError,
 )
+from chatstore.models import (
+    Attachment,
+    CreateMessage,
+    Member,
+    Message,
+    MessagePage,
+    MessageRevision,
+    Receipt,
+    Room,
+    UnreadCount,
+    User,
+    UserRoom,
+)
+from chatstore.store import ChatStore
 
 __all__ = [
     "AlreadyExists",
+    "Attachment",
     "AuthenticationFailed",
+    "ChatStore",
     "ChatStoreError",
     "ConfigurationError",
     "Conflict",
+    "CreateMessage",
+    "Member",
+    "Message",
+    "MessagePage",
+    "MessageRevision",
     "NotFound",
     "PermissionDenied",
+    "Receipt",
+    "Room",
     "Settings",
     "Unavailable",
+    "UnreadCount",
+    "User",
+    "UserRoom",
     "ValidationError",
 ]

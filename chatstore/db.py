@@ -20,6 +20,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from chatstore.config import Settings
+from chatstore.db_errors import translate
 from chatstore.errors import ChatStoreError, ConfigurationError, Unavailable
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -113,18 +114,21 @@ class Database:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        """The current transaction's connection, or an autocommit one from the pool."""
+        """The current transaction's connection, or an autocommit one from the pool.
+
+        Driver errors raised inside the block come out as chatstore errors.
+        """
         current = _current.get()
-        if current is not None:
-            yield current
-            return
         try:
+            if current is not None:
+                yield current
+                return
             async with self.pool.connection() as conn:
                 yield conn
         except PoolTimeout as exc:
             raise Unavailable(f"no PostgreSQL connection available: {exc}") from None
-        except psycopg.OperationalError as exc:
-            raise Unavailable(f"PostgreSQL unavailable: {exc}") from None
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -134,16 +138,17 @@ class Database:
         """
         current = _current.get()
         if current is not None:
-            async with current.transaction():
-                yield current
+            try:
+                async with current.transaction():
+                    yield current
+            except psycopg.Error as exc:
+                raise translate(exc) from exc
             return
         async with self.connection() as conn:
             token = _current.set(conn)
             try:
                 async with conn.transaction():
                     yield conn
-            except psycopg.OperationalError as exc:
-                raise Unavailable(f"PostgreSQL unavailable: {exc}") from None
             finally:
                 _current.reset(token)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
 
+from chatstore import ChatStore, Settings
 from tests.servers import PG_USER, TEMPLATE_DB, PgServer, RedisServer, start_postgres, start_redis
 
 _database_numbers = itertools.count(1)
@@ -44,3 +45,15 @@ def database_url(pg_server: PgServer) -> Iterator[str]:
     )
     with janitor:
         yield pg_server.url(name)
+
+
+def test_settings(database_url: str) -> Settings:
+    """Settings for a test: the lowest bcrypt cost chatstore allows, a small pool."""
+    return Settings(database_url=database_url, bcrypt_rounds=10, pg_pool_min=1, pg_pool_max=10)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[ChatStore]:
+    """A ChatStore on a fresh database."""
+    async with ChatStore.open(test_settings(database_url)) as opened:
+        yield opened

@@ -1,0 +1,139 @@
+"""Frozen dataclasses the repositories return. None of them ever carries a password hash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+RoomKind = Literal["public", "private", "direct"]
+Role = Literal["owner", "admin", "member"]
+MessageKind = Literal["text", "image", "file", "system"]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: UUID
+    email: str
+    username: str
+    display_name: str | None
+    is_online: bool
+    last_seen_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    id: UUID
+    kind: RoomKind
+    name: str | None
+    description: str | None
+    created_by: UUID | None
+    last_seq: int
+    last_message_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    room_id: UUID
+    user_id: UUID
+    role: Role
+    joined_at: datetime
+    last_read_seq: int
+    last_read_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserRoom:
+    """One entry of a user's room list: the room, the user's role and unread count."""
+
+    room: Room
+    role: Role
+    last_read_seq: int
+    unread_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """Metadata of an uploaded file; chatstore stores where it is, not the bytes."""
+
+    url: str
+    name: str
+    mime_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreateMessage:
+    """What a client sends. `client_id` makes a retried send return the first message."""
+
+    room_id: UUID | str
+    sender_id: UUID | str
+    content: str = ""
+    kind: MessageKind = "text"
+    attachment: Attachment | None = None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message as normal reads return it: a soft-deleted one has no content or attachment."""
+
+    id: UUID
+    room_id: UUID
+    seq: int
+    sender_id: UUID | None
+    kind: MessageKind
+    content: str | None
+    attachment: Attachment | None
+    client_id: str | None
+    created_at: datetime
+    edited_at: datetime | None
+    edit_count: int
+    deleted_at: datetime | None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRevision:
+    """A previous version of an edited message (revision 1 is the original)."""
+
+    message_id: UUID
+    revision: int
+    content: str
+    edited_by: UUID | None
+    written_at: datetime
+    replaced_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """Messages in ascending seq order, and the cursors to fetch the neighbouring pages."""
+
+    messages: tuple[Message, ...]
+    # Pass as `before_seq` for older messages / `after_seq` for newer; None when no more.
+    older_cursor: int | None
+    newer_cursor: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    room_id: UUID
+    message_id: UUID
+    user_id: UUID
+    read_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadCount:
+    room_id: UUID
+    count: int
+    last_seq: int
+    last_read_seq: int

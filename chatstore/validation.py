@@ -1,0 +1,113 @@
+"""Input checks that run before anything is written. Each failure names the field and rule."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Collection
+from typing import TypeVar
+
+from chatstore.errors import ValidationError
+
+T = TypeVar("T", bound=str)
+
+EMAIL_MAX = 254
+# Pragmatic shape check (local@domain.tld); the address itself is proven by a mail loop.
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,31}$")
+PASSWORD_MIN_CHARS = 8
+PASSWORD_MAX_BYTES = 72  # bcrypt's limit: longer input would be silently cut
+DISPLAY_NAME_MAX = 100
+ROOM_NAME_MAX = 100
+ROOM_DESCRIPTION_MAX = 1000
+CONTENT_MAX = 10_000
+CLIENT_ID_MAX = 64
+PAGE_LIMIT_MAX = 200
+OFFSET_MAX = 1_000_000
+
+
+def uuid_value(field: str, value: object) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    raise ValidationError(field, "must be a UUID")
+
+
+def text(
+    field: str,
+    value: object,
+    *,
+    max_chars: int,
+    allow_empty: bool = False,
+) -> str:
+    """A string without NUL characters, non-blank unless allowed, at most max_chars long."""
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be a string")
+    if "\x00" in value:
+        raise ValidationError(field, "must not contain NUL characters")
+    if not allow_empty and not value.strip():
+        raise ValidationError(field, "must not be empty")
+    if len(value) > max_chars:
+        raise ValidationError(field, f"must be at most {max_chars} characters")
+    return value
+
+
+def optional_text(field: str, value: object, *, max_chars: int) -> str | None:
+    return None if value is None else text(field, value, max_chars=max_chars)
+
+
+def email(value: object) -> str:
+    address = text("email", value, max_chars=EMAIL_MAX).strip()
+    if not EMAIL_RE.match(address):
+        raise ValidationError("email", "must look like name@example.com")
+    return address
+
+
+def username(value: object) -> str:
+    name = text("username", value, max_chars=32)
+    if not USERNAME_RE.match(name):
+        raise ValidationError(
+            "username",
+            "must be 2 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    return name
+
+
+def password(value: object, field: str = "password") -> str:
+    secret = text(field, value, max_chars=PASSWORD_MAX_BYTES)
+    if len(secret) < PASSWORD_MIN_CHARS:
+        raise ValidationError(field, f"must be at least {PASSWORD_MIN_CHARS} characters")
+    if len(secret.encode("utf-8")) > PASSWORD_MAX_BYTES:
+        raise ValidationError(field, f"must be at most {PASSWORD_MAX_BYTES} bytes in UTF-8")
+    return secret
+
+
+def choice(field: str, value: object, allowed: Collection[T]) -> T:
+    for option in allowed:
+        if value == option:
+            return option
+    raise ValidationError(field, f"must be one of {', '.join(sorted(allowed))}")
+
+
+def integer(field: str, value: object, *, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, "must be a whole number")
+    if not low <= value <= high:
+        raise ValidationError(field, f"must be between {low} and {high}")
+    return value
+
+
+def page_limit(value: object) -> int:
+    return integer("limit", value, low=1, high=PAGE_LIMIT_MAX)
+
+
+def offset(value: object) -> int:
+    return integer("offset", value, low=0, high=OFFSET_MAX)
+
+
+def seq(field: str, value: object) -> int:
+    return integer(field, value, low=0, high=2**62)
