@@ -49,6 +49,8 @@ CHECK_RULES = {
 # Foreign keys -> what was missing.
 FOREIGN_KEY_TARGETS = {
     "rooms_created_by_fkey": "user",
+    "rooms_direct_user_low_fkey": "user",
+    "rooms_direct_user_high_fkey": "user",
     "room_users_room_id_fkey": "room",
     "room_users_user_id_fkey": "user",
     "messages_room_id_fkey": "room",

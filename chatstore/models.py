@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 RoomKind = Literal["public", "private", "direct"]
 Role = Literal["owner", "admin", "member"]
 MessageKind = Literal["text", "image", "file", "system"]
+D = TypeVar("D")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,3 +140,19 @@ class UnreadCount:
     count: int
     last_seq: int
     last_read_seq: int
+
+
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
+    return names
+
+
+def from_row(cls: type[D], row: Mapping[str, Any]) -> D:
+    """Build a dataclass from a query row by column name; extra columns are left behind
+    (so a row that also carries, say, a password hash never leaks it into the result)."""
+    return cls(**{name: row[name] for name in _field_names(cls)})
