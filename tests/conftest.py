@@ -47,7 +47,7 @@ def database_url(pg_server: PgServer) -> Iterator[str]:
         yield pg_server.url(name)
 
 
-def test_settings(database_url: str) -> Settings:
+def settings_for(database_url: str) -> Settings:
     """Settings for a test: the lowest bcrypt cost chatstore allows, a small pool."""
     return Settings(database_url=database_url, bcrypt_rounds=10, pg_pool_min=1, pg_pool_max=10)
 
@@ -55,5 +55,5 @@ def test_settings(database_url: str) -> Settings:
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[ChatStore]:
     """A ChatStore on a fresh database."""
-    async with ChatStore.open(test_settings(database_url)) as opened:
+    async with ChatStore.open(settings_for(database_url)) as opened:
         yield opened
