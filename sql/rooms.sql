@@ -1,0 +1,136 @@
+-- Rooms: public, private and direct conversations, and a user's room list.
+-- Every query returns the same room columns, so one Python mapper reads them all.
+
+-- name: create_room(kind, name, description, created_by)^
+-- Inserts a public or private room and returns it (the caller adds the owner membership).
+INSERT INTO rooms (kind, name, description, created_by)
+VALUES (:kind, :name, :description, :created_by)
+RETURNING
+    id,
+    kind,
+    name,
+    description,
+    created_by,
+    last_seq,
+    last_message_at,
+    created_at,
+    updated_at;
+
+-- name: get_room(room_id)^
+-- One room, or nothing.
+SELECT
+    id,
+    kind,
+    name,
+    description,
+    created_by,
+    last_seq,
+    last_message_at,
+    created_at,
+    updated_at
+FROM rooms
+WHERE id = :room_id;
+
+-- name: get_room_with_role(room_id, user_id)^
+-- One room plus the user's role in it (member_role NULL when not a member), or nothing
+-- when the room does not exist: the one read every permission check needs.
+SELECT
+    r.id,
+    r.kind,
+    r.name,
+    r.description,
+    r.created_by,
+    r.last_seq,
+    r.last_message_at,
+    r.created_at,
+    r.updated_at,
+    ru.role AS member_role
+FROM rooms AS r
+LEFT JOIN room_users AS ru ON r.id = ru.room_id AND ru.user_id = :user_id
+WHERE r.id = :room_id;
+
+-- name: update_room(room_id, name, set_description, description)^
+-- Renames (name NULL keeps it) and/or re-describes (only when set_description) a room;
+-- returns the room, or nothing when it does not exist.
+UPDATE rooms
+SET
+    name = coalesce(:name, name),
+    description = CASE WHEN :set_description THEN :description ELSE description END
+WHERE id = :room_id
+RETURNING
+    id,
+    kind,
+    name,
+    description,
+    created_by,
+    last_seq,
+    last_message_at,
+    created_at,
+    updated_at;
+
+-- name: delete_room(room_id)!
+-- Deletes a room (memberships, messages, revisions and receipts cascade); 1 or 0 rows.
+DELETE FROM rooms
+WHERE id = :room_id;
+
+-- name: rooms_of_user(user_id)
+-- The user's rooms, most recently active first (rooms without messages last, newest
+-- first), each with the user's role, read marker and exact unread count: messages after
+-- the marker less the soft-deleted ones, counted on the tiny partial index
+-- messages_deleted_room_seq_idx (the same formula as members.unread_counts).
+SELECT
+    r.id,
+    r.kind,
+    r.name,
+    r.description,
+    r.created_by,
+    r.last_seq,
+    r.last_message_at,
+    r.created_at,
+    r.updated_at,
+    ru.role,
+    ru.last_read_seq,
+    r.last_seq - ru.last_read_seq - (
+        SELECT count(*)
+        FROM messages AS m
+        WHERE
+            m.room_id = ru.room_id
+            AND m.seq > ru.last_read_seq
+            AND m.deleted_at IS NOT NULL
+    ) AS unread_count
+FROM room_users AS ru
+INNER JOIN rooms AS r ON ru.room_id = r.id
+WHERE ru.user_id = :user_id
+ORDER BY r.last_message_at DESC NULLS LAST, r.created_at DESC, r.id ASC;
+
+-- name: insert_direct_room(user_low, user_high, created_by)^
+-- Inserts the direct room of a pair (user_low < user_high) and returns it, or nothing when
+-- the pair already has one: a concurrent creator waits here and then gets nothing.
+INSERT INTO rooms (kind, created_by, direct_user_low, direct_user_high)
+VALUES ('direct', :created_by, :user_low, :user_high)
+ON CONFLICT (direct_user_low, direct_user_high) DO NOTHING
+RETURNING
+    id,
+    kind,
+    name,
+    description,
+    created_by,
+    last_seq,
+    last_message_at,
+    created_at,
+    updated_at;
+
+-- name: get_direct_room(user_low, user_high)^
+-- The direct room of a pair (user_low < user_high), or nothing.
+SELECT
+    id,
+    kind,
+    name,
+    description,
+    created_by,
+    last_seq,
+    last_message_at,
+    created_at,
+    updated_at
+FROM rooms
+WHERE direct_user_low = :user_low AND direct_user_high = :user_high;
