@@ -1,9 +1,499 @@
-"""MessageRepository."""
+"""MessageRepository: sending, reading, editing and deleting messages, and read receipts.
+
+Every method validates its input before touching the database, so bad input writes nothing,
+and checks that the acting user is a member of the message's room. The queries live in
+`sql/messages.sql` and `sql/receipts.sql`; unread counts come from `sql/members.sql`.
+
+Per-room seqs are handed out from the room row inside the insert transaction (the row lock
+queues senders to one room), so they are gap-free in commit order and a reconnecting client
+can ask for "everything after seq N" without ever missing a committed message.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, cast
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from chatstore import validation
+from chatstore.db import Connection
+from chatstore.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from chatstore.models import (
+    Attachment,
+    CreateMessage,
+    Message,
+    MessageKind,
+    MessagePage,
+    MessageRevision,
+    Receipt,
+    UnreadCount,
+    from_row,
+)
 from chatstore.repositories.base import Repository
+
+Row = Mapping[str, Any]
+RowQuery = Callable[..., AsyncIterator[Row]]
+
+# Users send these; "system" messages are the server's own and have no sender, so the
+# public create() refuses them rather than letting a user impersonate the system.
+USER_KINDS: Final = ("text", "image", "file")
+MEDIA_KINDS: Final = frozenset({"image", "file"})
+MODERATOR_ROLES: Final = frozenset({"owner", "admin"})
+URL_MAX: Final = 2048
+FILE_NAME_MAX: Final = 255
+MIME_TYPE_MAX: Final = 255
+CATCH_UP_MAX: Final = 1000
+# Larger than any seq: page_before without a cursor starts at the newest message.
+NEWEST: Final = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class _NewMessage:
+    """A CreateMessage after validation: typed ids, checked content, jsonb-ready attachment."""
+
+    room_id: UUID
+    sender_id: UUID
+    kind: str
+    content: str
+    attachment: Jsonb | None
+    client_id: str | None
 
 
 class MessageRepository(Repository):
-    """To be implemented."""
+    """Messages in rooms. Only members of a room read, send to, or mark read in it."""
+
+    # -- sending -----------------------------------------------------------------------------
+
+    async def create(self, message: CreateMessage) -> Message:
+        """Send a message; a retry with the same client_id returns the first message.
+
+        Raises NotFound (room), PermissionDenied (sender not a member), Conflict (client_id
+        already used for different content) and ValidationError (bad input, nothing written).
+        """
+        new = _validated(message)
+        queries = self._queries.messages
+        async with self._db.transaction() as conn:
+            # The room lock comes first: it serialises senders to the room, so the client_id
+            # lookup below cannot race a concurrent retry, and no seq is spent on a retry.
+            room = await queries.lock_room_for_send(
+                conn, room_id=new.room_id, sender_id=new.sender_id
+            )
+            if room is None:
+                raise NotFound("room", new.room_id)
+            if not room["is_member"]:
+                raise PermissionDenied("only members of a room can send to it")
+            earlier = await self._earlier_send(conn, new)
+            if earlier is not None:
+                return earlier
+            row = await queries.insert_message(
+                conn,
+                room_id=new.room_id,
+                sender_id=new.sender_id,
+                kind=new.kind,
+                content=new.content,
+                attachment=new.attachment,
+                client_id=new.client_id,
+            )
+        return _message(row)
+
+    async def _earlier_send(self, conn: Connection, new: _NewMessage) -> Message | None:
+        """The message a retry of `new` refers to, if any; Conflict if it said otherwise."""
+        if new.client_id is None:
+            return None
+        existing = await self._queries.messages.find_by_client_id(
+            conn,
+            room_id=new.room_id,
+            sender_id=new.sender_id,
+            client_id=new.client_id,
+            kind=new.kind,
+            content=new.content,
+            attachment=new.attachment,
+        )
+        if existing is None:
+            return None
+        if not existing["same_payload"]:
+            raise Conflict("client_id", "was already used for a different message")
+        return _message(existing)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def get(self, message_id: UUID | str, *, user_id: UUID | str) -> Message:
+        """One message; a deleted one comes back without content or attachment."""
+        message = validation.uuid_value("message_id", message_id)
+        reader = validation.uuid_value("user_id", user_id)
+        async with self._db.connection() as conn:
+            row = await self._queries.messages.get_message(conn, message_id=message, user_id=reader)
+        if row is None:
+            raise NotFound("message", message)
+        _require_member(row["is_member"])
+        return _message(row)
+
+    async def find_by_room(
+        self,
+        room_id: UUID | str,
+        limit: int = 50,
+        offset: int = 0,
+        *,
+        user_id: UUID | str | None = None,
+    ) -> MessagePage:
+        """The seed's offset pagination: skip the `offset` newest, then up to `limit` older.
+
+        Messages come back in ascending seq order. With `user_id`, only a member may read
+        (PermissionDenied otherwise); without it the read is the server's own, as in the
+        seed's `find_by_room(room_id, limit, offset)`. Its cost grows with the offset;
+        prefer page_before / page_after.
+        """
+        room = validation.uuid_value("room_id", room_id)
+        reader = None if user_id is None else validation.uuid_value("user_id", user_id)
+        size = validation.page_limit(limit)
+        skip = validation.offset(offset)
+        last_seq, newest_first = await self._room_rows(
+            self._queries.messages.page_by_offset,
+            room_id=room,
+            user_id=reader,
+            limit=size + 1,
+            offset=skip,
+        )
+        return _page_going_back(newest_first, size, last_seq, top=last_seq - skip)
+
+    async def page_before(
+        self,
+        room_id: UUID | str,
+        *,
+        user_id: UUID | str,
+        before_seq: int | None = None,
+        limit: int = 50,
+    ) -> MessagePage:
+        """Up to `limit` messages with seq < before_seq (the newest when None), ascending."""
+        room = validation.uuid_value("room_id", room_id)
+        reader = validation.uuid_value("user_id", user_id)
+        before = NEWEST if before_seq is None else validation.seq("before_seq", before_seq)
+        size = validation.page_limit(limit)
+        last_seq, newest_first = await self._room_rows(
+            self._queries.messages.page_before,
+            room_id=room,
+            user_id=reader,
+            before_seq=before,
+            limit=size + 1,
+        )
+        return _page_going_back(newest_first, size, last_seq, top=min(before - 1, last_seq))
+
+    async def page_after(
+        self,
+        room_id: UUID | str,
+        *,
+        user_id: UUID | str,
+        after_seq: int,
+        limit: int = 50,
+    ) -> MessagePage:
+        """Up to `limit` messages with seq > after_seq, ascending."""
+        room = validation.uuid_value("room_id", room_id)
+        reader = validation.uuid_value("user_id", user_id)
+        after = validation.seq("after_seq", after_seq)
+        size = validation.page_limit(limit)
+        last_seq, oldest_first = await self._room_rows(
+            self._queries.messages.page_after,
+            room_id=room,
+            user_id=reader,
+            after_seq=after,
+            limit=size + 1,
+        )
+        messages = oldest_first[:size]
+        bottom = min(after, last_seq)
+        return MessagePage(
+            messages=tuple(messages),
+            older_cursor=bottom + 1 if bottom > 0 else None,
+            newer_cursor=messages[-1].seq if len(oldest_first) > size else None,
+        )
+
+    async def catch_up(
+        self,
+        room_id: UUID | str,
+        *,
+        user_id: UUID | str,
+        after_seq: int,
+        limit: int = 500,
+    ) -> list[Message]:
+        """Everything after seq N in ascending order, at most `limit` (1..1000) at a time.
+
+        Seqs are gap-free in commit order, so the result always starts at N + 1 and is
+        contiguous; call again with the last seq until it comes back shorter than `limit`.
+        """
+        room = validation.uuid_value("room_id", room_id)
+        reader = validation.uuid_value("user_id", user_id)
+        after = validation.seq("after_seq", after_seq)
+        size = validation.integer("limit", limit, low=1, high=CATCH_UP_MAX)
+        _, messages = await self._room_rows(
+            self._queries.messages.page_after,
+            room_id=room,
+            user_id=reader,
+            after_seq=after,
+            limit=size,
+        )
+        return messages
+
+    async def _room_rows(self, query: RowQuery, **params: Any) -> tuple[int, list[Message]]:
+        """Run one of the room page queries: the room's last seq and the messages.
+
+        Those queries return no row for a missing room, and a message-less row carrying
+        is_member for a non-member or an empty range (see sql/messages.sql).
+        """
+        async with self._db.connection() as conn:
+            rows = [row async for row in query(conn, **params)]
+        if not rows:
+            raise NotFound("room", params["room_id"])
+        _require_member(rows[0]["is_member"])
+        messages = [_message(row) for row in rows if row["id"] is not None]
+        return int(rows[0]["room_last_seq"]), messages
+
+    # -- editing and deleting ----------------------------------------------------------------
+
+    async def update(
+        self, message_id: UUID | str, content: str, *, editor_id: UUID | str
+    ) -> Message:
+        """Edit a message's content, keeping the previous version in its history.
+
+        Only the sender (while a member) may edit. A deleted message cannot be edited:
+        Conflict("message"). Text messages need non-empty content; image and file captions
+        may be empty.
+        """
+        message = validation.uuid_value("message_id", message_id)
+        editor = validation.uuid_value("editor_id", editor_id)
+        body = validation.text(
+            "content", content, max_chars=validation.CONTENT_MAX, allow_empty=True
+        )
+        queries = self._queries.messages
+        async with self._db.transaction() as conn:
+            row = await queries.lock_message(conn, message_id=message, user_id=editor)
+            current = _locked_message(row, message)
+            if current.sender_id != editor:
+                raise PermissionDenied("only the sender can edit a message")
+            if current.is_deleted:
+                raise Conflict("message", "a deleted message cannot be edited")
+            # Which rule applies depends on the stored kind; nothing has been written yet.
+            if current.kind not in MEDIA_KINDS and not body.strip():
+                raise ValidationError("content", "must not be empty")
+            edited = await queries.edit_message(
+                conn, room_id=current.room_id, message_id=message, content=body, editor_id=editor
+            )
+        return _message(edited)
+
+    async def history(
+        self, message_id: UUID | str, *, user_id: UUID | str
+    ) -> list[MessageRevision]:
+        """A message's previous versions, oldest first; [] for a deleted message."""
+        message = validation.uuid_value("message_id", message_id)
+        reader = validation.uuid_value("user_id", user_id)
+        async with self._db.connection() as conn:
+            rows = [
+                row
+                async for row in self._queries.messages.message_history(
+                    conn, message_id=message, user_id=reader
+                )
+            ]
+        if not rows:
+            raise NotFound("message", message)
+        _require_member(rows[0]["is_member"])
+        return [_revision(row) for row in rows if row["revision"] is not None]
+
+    async def delete(self, message_id: UUID | str, *, acting_user_id: UUID | str) -> Message:
+        """Soft-delete a message: by its sender, or by a room owner or admin.
+
+        Idempotent: deleting a deleted message returns it unchanged (first deletion time).
+        """
+        message = validation.uuid_value("message_id", message_id)
+        actor = validation.uuid_value("acting_user_id", acting_user_id)
+        queries = self._queries.messages
+        async with self._db.transaction() as conn:
+            row = await queries.lock_message(conn, message_id=message, user_id=actor)
+            current = _locked_message(row, message)
+            if current.sender_id != actor and row["actor_role"] not in MODERATOR_ROLES:
+                raise PermissionDenied("only the sender or a room owner or admin can delete")
+            if current.is_deleted:
+                return current
+            deleted = await queries.soft_delete_message(
+                conn, room_id=current.room_id, message_id=message, deleted_by=actor
+            )
+        return _message(deleted)
+
+    # -- read receipts and unread counts -----------------------------------------------------
+
+    async def mark_as_read(self, message_id: UUID | str, user_id: UUID | str) -> Receipt:
+        """Record that a member read a message and move their read marker forward to it.
+
+        The first read time is kept; the marker never moves backward, even when calls for
+        older messages race calls for newer ones.
+        """
+        message = validation.uuid_value("message_id", message_id)
+        reader = validation.uuid_value("user_id", user_id)
+        queries = self._queries.receipts
+        async with self._db.transaction() as conn:
+            target = await queries.read_target(conn, message_id=message, user_id=reader)
+            if target is None:
+                raise NotFound("message", message)
+            _require_member(target["is_member"])
+            key = {"room_id": target["room_id"], "message_id": message, "user_id": reader}
+            receipt = await queries.insert_receipt(conn, **key)
+            if receipt is None:
+                # Already read (perhaps by a concurrent call that just committed): this
+                # statement's fresh snapshot sees the stored receipt.
+                receipt = await queries.get_receipt(conn, **key)
+            # Last: the member row is the hot row for this user, so hold its lock briefly.
+            await queries.advance_read_marker(
+                conn, room_id=target["room_id"], user_id=reader, seq=target["seq"]
+            )
+        return _receipt(receipt)
+
+    async def receipts(self, message_id: UUID | str, *, user_id: UUID | str) -> list[Receipt]:
+        """Who read a message and when, earliest first."""
+        message = validation.uuid_value("message_id", message_id)
+        reader = validation.uuid_value("user_id", user_id)
+        async with self._db.connection() as conn:
+            rows = [
+                row
+                async for row in self._queries.receipts.message_receipts(
+                    conn, message_id=message, user_id=reader
+                )
+            ]
+        if not rows:
+            raise NotFound("message", message)
+        _require_member(rows[0]["is_member"])
+        return [_receipt(row) for row in rows if row["user_id"] is not None]
+
+    async def unread_counts(self, user_id: UUID | str) -> list[UnreadCount]:
+        """Exact unread counts of every room the user belongs to, most recently active first.
+
+        PostgreSQL's truth: Redis counters are rebuilt from this.
+        """
+        reader = validation.uuid_value("user_id", user_id)
+        async with self._db.connection() as conn:
+            rows = [row async for row in self._queries.members.unread_counts(conn, user_id=reader)]
+        return [
+            UnreadCount(
+                room_id=row["room_id"],
+                count=int(row["unread_count"]),
+                last_seq=int(row["last_seq"]),
+                last_read_seq=int(row["last_read_seq"]),
+            )
+            for row in rows
+        ]
+
+
+# -- input -------------------------------------------------------------------------------------
+
+
+def _validated(message: object) -> _NewMessage:
+    """Check a CreateMessage field by field; the first broken rule raises ValidationError."""
+    if not isinstance(message, CreateMessage):
+        raise ValidationError("message", "must be a CreateMessage")
+    room_id = validation.uuid_value("room_id", message.room_id)
+    sender_id = validation.uuid_value("sender_id", message.sender_id)
+    kind = validation.choice("kind", message.kind, USER_KINDS)
+    media = kind in MEDIA_KINDS
+    # A media message's content is its caption, which may be empty.
+    content = validation.text(
+        "content", message.content, max_chars=validation.CONTENT_MAX, allow_empty=media
+    )
+    if media and message.attachment is None:
+        raise ValidationError("attachment", f"is required for {kind} messages")
+    if not media and message.attachment is not None:
+        raise ValidationError("attachment", "is only allowed on image and file messages")
+    attachment = _attachment_json(message.attachment) if media else None
+    client_id = (
+        None
+        if message.client_id is None
+        else validation.text("client_id", message.client_id, max_chars=validation.CLIENT_ID_MAX)
+    )
+    return _NewMessage(room_id, sender_id, kind, content, attachment, client_id)
+
+
+def _attachment_json(attachment: object) -> Jsonb:
+    if not isinstance(attachment, Attachment):
+        raise ValidationError("attachment", "must be an Attachment")
+    return Jsonb(
+        {
+            "url": validation.text("attachment.url", attachment.url, max_chars=URL_MAX),
+            "name": validation.text("attachment.name", attachment.name, max_chars=FILE_NAME_MAX),
+            "mime_type": validation.text(
+                "attachment.mime_type", attachment.mime_type, max_chars=MIME_TYPE_MAX
+            ),
+            "size": validation.integer("attachment.size", attachment.size, low=0, high=2**53),
+        }
+    )
+
+
+# -- rows to models ------------------------------------------------------------------------------
+
+
+def _require_member(is_member: object) -> None:
+    if not is_member:
+        raise PermissionDenied("only members of a room can do this")
+
+
+def _locked_message(row: Row | None, message_id: UUID) -> Message:
+    """The message lock_message returned, after the existence and membership checks."""
+    if row is None:
+        raise NotFound("message", message_id)
+    _require_member(row["actor_role"])
+    return _message(row)
+
+
+def _message(row: Row) -> Message:
+    return Message(
+        id=row["id"],
+        room_id=row["room_id"],
+        seq=int(row["seq"]),
+        sender_id=row["sender_id"],
+        kind=cast(MessageKind, row["kind"]),
+        content=row["content"],
+        attachment=_attachment(row["attachment"]),
+        client_id=row["client_id"],
+        created_at=row["created_at"],
+        edited_at=row["edited_at"],
+        edit_count=int(row["edit_count"]),
+        deleted_at=row["deleted_at"],
+    )
+
+
+def _attachment(value: Mapping[str, Any] | None) -> Attachment | None:
+    if value is None:
+        return None
+    return Attachment(
+        url=value["url"], name=value["name"], mime_type=value["mime_type"], size=int(value["size"])
+    )
+
+
+def _revision(row: Row) -> MessageRevision:
+    return MessageRevision(
+        message_id=row["message_id"],
+        revision=int(row["revision"]),
+        content=row["content"],
+        edited_by=row["edited_by"],
+        written_at=row["written_at"],
+        replaced_at=row["replaced_at"],
+    )
+
+
+def _receipt(row: Row) -> Receipt:
+    return from_row(Receipt, row)
+
+
+def _page_going_back(
+    newest_first: list[Message], size: int, last_seq: int, *, top: int
+) -> MessagePage:
+    """A page read newest first with one extra row (which says whether older ones exist).
+
+    `top` is the highest seq the page's range could hold; newer messages exist above it
+    when it is below the room's last seq.
+    """
+    messages = newest_first[:size]
+    messages.reverse()
+    top = max(top, 0)
+    return MessagePage(
+        messages=tuple(messages),
+        older_cursor=messages[0].seq if len(newest_first) > size else None,
+        newer_cursor=top if top < last_seq else None,
+    )
