@@ -62,11 +62,23 @@ def run_demo(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 def test_demo_prints_what_the_seed_loaded(database_url: str) -> None:
     load_seed(database_url)
-    result = run_demo({**os.environ, "DATABASE_URL": database_url})
+    result = run_demo({**os.environ, "DATABASE_URL": database_url, "BCRYPT_ROUNDS": "10"})
     assert result.returncode == 0, result.stderr
-    assert "5 users, 5 rooms, 14 memberships" in result.stdout
-    assert "alice & bob" in result.stdout
-    assert "general" in result.stdout
+    out = result.stdout
+    assert "5 users, 5 rooms, 14 memberships" in out
+    assert "alice & bob" in out
+    # The scripted conversation: every step a user would look for.
+    assert "with a wrong password: refused" in out
+    assert "asking twice gives one room: True" in out
+    assert "<image: harbour.jpg, 182 kB>" in out
+    assert "no duplicate: True" in out
+    assert "revision 1 was: 'thanks, lookin good'" in out
+    assert "(message deleted)" in out
+    assert "page 3: [1], [2]" in out
+    assert "catches up with: [4], [5], [6]" in out
+    assert "receipts of [5]: bob." in out
+    assert "1 unread (last seq 6, read up to 4)" in out
+    assert "0 unread (last seq 6, read up to 5)" in out
 
 
 @pytest.mark.parametrize("missing", ["DATABASE_URL"])
