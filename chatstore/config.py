@@ -57,6 +57,11 @@ class Settings:
     pg_prepare_threshold: int | None = 5
     bcrypt_rounds: int = 12
     session_ttl_seconds: int = 14 * 24 * 3600
+    # A device that has not heartbeated for this long is gone; its user goes offline when
+    # it was the last one. The sweeper that notices runs every presence_sweep_seconds.
+    presence_ttl_seconds: float = 30.0
+    presence_sweep_seconds: float = 5.0
+    typing_ttl_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,4 +97,7 @@ class Settings:
             session_ttl_seconds=_int(
                 env, "CHATSTORE_SESSION_TTL_SECONDS", 14 * 24 * 3600, 60, 365 * 24 * 3600
             ),
+            presence_ttl_seconds=_float(env, "CHATSTORE_PRESENCE_TTL_SECONDS", 30.0, 0.1, 3600),
+            presence_sweep_seconds=_float(env, "CHATSTORE_PRESENCE_SWEEP_SECONDS", 5.0, 0.05, 3600),
+            typing_ttl_seconds=_float(env, "CHATSTORE_TYPING_TTL_SECONDS", 5.0, 0.1, 600),
         )
