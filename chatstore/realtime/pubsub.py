@@ -1,0 +1,477 @@
+"""Publishing events, and one shared Redis subscriber per process for all local listeners.
+
+Sharded pub/sub (SPUBLISH/SSUBSCRIBE) for room and user channels alike: standalone Redis 7
+accepts it as it is, and under Redis Cluster it is the kind that routes by the channel's hash
+tag and re-subscribes by itself after a failover (see design.md, "Growing past one machine").
+A message SPUBLISHed reaches only SSUBSCRIBErs, so publisher and hub must agree: both are here.
+
+`EventHub` holds ONE subscriber connection, whatever the number of listeners: a channel is
+SSUBSCRIBEd when its first local listener arrives and SUNSUBSCRIBEd when its last one leaves.
+A background reader parses each message once and hands it to each listener's bounded queue
+with `put_nowait`, so a slow listener never slows the others. A listener is told to catch up
+("messages after seq N") with a `subscription.resync` event whenever it may have missed
+something: after a reconnect, after its queue overflowed, or when a room's seq jumped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any, Final, Self
+from uuid import UUID
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from chatstore.errors import ChatStoreError, Unavailable
+from chatstore.realtime.connection import redis_errors
+from chatstore.realtime.events import Event
+from chatstore.realtime.tasks import stop_task
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 1000  # per listener; a listener this far behind is better off catching up
+# Bounds how long subscribing waits for Redis to confirm before reporting Unavailable.
+SUBSCRIBE_TIMEOUT_SECONDS = 5.0
+# The reader wakes at least this often, so redis-py's periodic health check (PING) can run
+# and a silently dead connection is noticed.
+READ_POLL_SECONDS = 1.0
+RECONNECT_BACKOFF_MIN_SECONDS = 0.1
+RECONNECT_BACKOFF_MAX_SECONDS = 2.0
+# Channels per SSUBSCRIBE/SUNSUBSCRIBE: a burst of 10,000 subscribers costs a few commands,
+# none of them huge. (Under Redis Cluster one command must stay within one slot; a cluster
+# hub would group by slot and hold one connection per shard.)
+COMMAND_BATCH = 1000
+
+RESYNC: Final = "subscription.resync"
+
+
+def resync_event(reason: str, **details: Any) -> Event:
+    """The local notice that events may have been missed; never published."""
+    return Event(type=RESYNC, payload={"reason": reason, **details})
+
+
+async def publish(redis: Redis, event: Event, channel: str) -> int:
+    """SPUBLISH the event's JSON; returns how many subscriber connections received it.
+
+    Raises Unavailable when Redis cannot be reached (ConfigurationError for refused
+    credentials), never a raw redis-py exception.
+    """
+    with redis_errors():
+        receivers = await redis.spublish(channel, event.to_json())
+    return int(receivers)
+
+
+def _text(value: str | bytes) -> str:
+    # Channel names arrive as bytes or str depending on the client's decode_responses.
+    return value if isinstance(value, str) else value.decode()
+
+
+class Subscription:
+    """One local listener: an async iterator of Events from a fixed set of channels.
+
+    Use as `async with hub.subscribe([...]) as sub: async for event in sub: ...`; leaving the
+    block unsubscribes. Iteration ends when the subscription or its hub is closed.
+    """
+
+    def __init__(self, hub: EventHub, channels: frozenset[str], maxsize: int) -> None:
+        self._hub = hub
+        self.channels = channels
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
+        self._overflowed = False
+        self._held: Event | None = None  # the event that follows a gap resync
+        self._last_seq: dict[UUID, int] = {}
+        self._closed = False
+        self.dropped = 0  # events lost to overflow; the listener was told to resync
+
+    # --- called by the hub's reader: must never block or raise -------------------------
+
+    def _deliver(self, event: Event) -> None:
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            # Dropping the newest rather than blocking the reader: the listener catches up
+            # from its own last seq, which covers every dropped event.
+            self._overflowed = True
+            self.dropped += 1
+
+    def _end(self) -> None:
+        """Mark closed and wake a consumer blocked on the queue."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._queue.full():
+            self._queue.get_nowait()  # closing anyway: room for the sentinel beats an event
+        self._queue.put_nowait(None)
+
+    # --- consumer side -----------------------------------------------------------------
+
+    async def ready(self) -> None:
+        """Wait until Redis confirmed every channel; Unavailable if it does not in time."""
+        await self._hub._wait_subscribed(self.channels)
+
+    def close(self) -> None:
+        """Stop listening (idempotent). The hub drops the Redis channel if this was the last."""
+        if not self._closed:
+            self._hub._remove(self)
+            self._end()
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.ready()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._held is not None:
+            event, self._held = self._held, None
+            return event
+        if self._overflowed:
+            return self._take_overflow()
+        if self._closed and self._queue.empty():
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if item is None:
+            raise StopAsyncIteration
+        return self._check_sequence(item)
+
+    def _take_overflow(self) -> Event:
+        self._overflowed = False
+        # What is queued is older than what was dropped; the catch-up covers it all, and
+        # keeping it would only make the listener process it twice.
+        while not self._queue.empty():
+            if self._queue.get_nowait() is None:
+                self._queue.put_nowait(None)  # keep the close sentinel
+                break
+        self._last_seq.clear()
+        return resync_event("overflow")
+
+    def _check_sequence(self, event: Event) -> Event:
+        if event.type == RESYNC:
+            # After a catch-up the next seq of each room is a fresh baseline, not a gap.
+            self._last_seq.clear()
+            return event
+        # Edits and deletes carry their message's old seq: only creation advances a room.
+        # isinstance: a foreign publisher's seq could be any JSON value.
+        if event.type != "message.created" or event.room_id is None:
+            return event
+        if not isinstance(event.seq, int):
+            return event
+        last = self._last_seq.get(event.room_id)
+        if last is None or event.seq > last:
+            self._last_seq[event.room_id] = event.seq
+        if last is not None and event.seq > last + 1:
+            self._held = event
+            return resync_event("gap", room_id=str(event.room_id), after_seq=last)
+        return event
+
+
+class EventHub:
+    """All of a process's listeners on one Redis subscriber connection.
+
+    `async with EventHub(redis) as hub:` (or `await hub.start()` / `await hub.close()`).
+    `redis` is the process's client; the hub takes one connection from its pool.
+    """
+
+    def __init__(self, redis: Redis, *, queue_size: int = QUEUE_SIZE) -> None:
+        self._redis = redis
+        self._queue_size = queue_size
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._listeners: dict[str, set[Subscription]] = {}
+        self._subscriptions: set[Subscription] = set()
+        # Subscription bookkeeping against Redis, on the current connection:
+        self._sent: set[str] = set()  # SSUBSCRIBEd (and not SUNSUBSCRIBEd since)
+        self._dirty: set[str] = set()  # wanted state may differ from _sent
+        self._inflight: dict[str, int] = {}  # SSUBSCRIBE confirmations still expected
+        self._confirmed: dict[str, asyncio.Future[None]] = {}  # wanted, not yet confirmed
+        self._sync_lock = asyncio.Lock()
+        self._wake_writer = asyncio.Event()
+        self._reconnected = False
+        self.malformed = 0  # payloads dropped because they were not our envelope
+        self.reconnects = 0
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._pubsub is not None:
+            return
+        pubsub = self._redis.pubsub()
+        # redis-py leaves PubSub.connect and aclose unannotated, hence the ignores.
+        try:
+            with redis_errors():
+                await pubsub.connect()  # type: ignore[no-untyped-call]
+        except ChatStoreError:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            raise
+        assert pubsub.connection is not None
+        # Registered after the first connect, so it fires on reconnects only. redis-py
+        # reconnects inside its own retries too; this hook sees those as well.
+        pubsub.connection.register_connect_callback(self._on_reconnect)
+        self._pubsub = pubsub
+        self._reader = asyncio.create_task(self._read_loop(), name="chatstore-eventhub-reader")
+        self._writer = asyncio.create_task(self._write_loop(), name="chatstore-eventhub-writer")
+        self._wake_writer.set()  # listeners added before start()
+
+    async def close(self) -> None:
+        for task in (self._reader, self._writer):
+            if task is not None:
+                await stop_task(task)
+        self._reader = self._writer = None
+        for subscription in list(self._subscriptions):
+            subscription._end()
+        self._subscriptions.clear()
+        self._listeners.clear()
+        for future in self._confirmed.values():
+            future.cancel()
+        self._confirmed.clear()
+        if self._pubsub is not None:
+            pubsub, self._pubsub = self._pubsub, None
+            if pubsub.connection is not None:
+                pubsub.connection.deregister_connect_callback(self._on_reconnect)
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- listeners ---------------------------------------------------------------------
+
+    def subscribe(self, channels: Iterable[str]) -> Subscription:
+        """A new listener on these channels; `async with` it (or `await sub.ready()`)."""
+        subscription = Subscription(self, frozenset(channels), self._queue_size)
+        self._subscriptions.add(subscription)
+        for channel in subscription.channels:
+            listeners = self._listeners.get(channel)
+            if listeners is None:
+                listeners = self._listeners[channel] = set()
+                self._dirty.add(channel)
+                if channel not in self._sent or self._inflight.get(channel):
+                    self._confirmed[channel] = asyncio.get_running_loop().create_future()
+            listeners.add(subscription)
+        self._wake_writer.set()
+        return subscription
+
+    def _remove(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+        for channel in subscription.channels:
+            listeners = self._listeners.get(channel)
+            if listeners is None:
+                continue
+            listeners.discard(subscription)
+            if not listeners:
+                del self._listeners[channel]
+                self._dirty.add(channel)
+                future = self._confirmed.pop(channel, None)
+                if future is not None:
+                    future.cancel()
+        self._wake_writer.set()
+
+    async def _wait_subscribed(self, channels: Iterable[str]) -> None:
+        pending = [self._confirmed[c] for c in channels if c in self._confirmed]
+        if not pending:
+            return
+        # asyncio.wait, not wait_for: a timeout must not cancel futures others share.
+        _, not_done = await asyncio.wait(pending, timeout=SUBSCRIBE_TIMEOUT_SECONDS)
+        if not_done:
+            raise Unavailable("Redis did not confirm the subscription in time")
+
+    # --- keeping Redis in step with the listeners ----------------------------------------
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake_writer.wait()
+            self._wake_writer.clear()
+            try:
+                await self._sync_subscriptions()
+            except (RedisError, OSError) as error:
+                # The reader sees the same broken connection and reconnects; the reconnect
+                # hook then re-sends every wanted channel.
+                log.debug("event hub could not update subscriptions: %s", error)
+
+    async def _sync_subscriptions(self) -> None:
+        """Send SSUBSCRIBE/SUNSUBSCRIBE for channels whose wanted state changed."""
+        async with self._sync_lock:
+            conn = self._connection()
+            # Never from here while disconnected: sending would make redis-py reconnect in
+            # this task, running the reconnect hook, which waits for this very lock.
+            if conn is None or not conn.is_connected or not self._dirty:
+                return
+            dirty, self._dirty = self._dirty, set()
+            add = [c for c in dirty if c in self._listeners and c not in self._sent]
+            drop = [c for c in dirty if c not in self._listeners and c in self._sent]
+            try:
+                await self._send(conn, "SSUBSCRIBE", add)
+                await self._send(conn, "SUNSUBSCRIBE", drop)
+            except BaseException:
+                self._dirty |= dirty
+                raise
+
+    async def _send(self, conn: AbstractConnection, command: str, channels: list[str]) -> None:
+        subscribing = command == "SSUBSCRIBE"
+        for start in range(0, len(channels), COMMAND_BATCH):
+            batch = channels[start : start + COMMAND_BATCH]
+            # Rechecked per batch: if the reader dropped the socket meanwhile, sending would
+            # reconnect from here (see _sync_subscriptions).
+            if not conn.is_connected:
+                raise RedisConnectionError("event hub connection is down")
+            # Booked before sending: the reader may see the confirmation before the send
+            # returns, and must find the channel already counted.
+            self._book(batch, subscribing, undo=False)
+            try:
+                # check_health=False: a health check would read a reply on this connection,
+                # whose replies belong to the reader.
+                await conn.send_command(command, *batch, check_health=False)
+            except BaseException:
+                self._book(batch, subscribing, undo=True)
+                raise
+
+    def _book(self, batch: list[str], subscribing: bool, *, undo: bool) -> None:
+        if subscribing != undo:
+            self._sent.update(batch)
+        else:
+            self._sent.difference_update(batch)
+        if subscribing:
+            step = -1 if undo else 1
+            for channel in batch:
+                self._inflight[channel] = self._inflight.get(channel, 0) + step
+
+    async def _on_reconnect(self, conn: AbstractConnection) -> None:
+        """redis-py's connect hook: a new socket holds no subscriptions; send them all."""
+        self._reconnected = True
+        self.reconnects += 1
+        async with self._sync_lock:
+            self._sent.clear()
+            self._inflight.clear()  # confirmations from the old socket will never come
+            self._dirty = set(self._listeners)
+            for channel in self._dirty:
+                if channel not in self._confirmed:
+                    self._confirmed[channel] = asyncio.get_running_loop().create_future()
+            dirty, self._dirty = self._dirty, set()
+            channels = list(dirty)
+            try:
+                await self._send(conn, "SSUBSCRIBE", channels)
+            except BaseException:
+                self._dirty |= dirty
+                raise
+
+    def _connection(self) -> AbstractConnection | None:
+        return None if self._pubsub is None else self._pubsub.connection
+
+    # --- reading -----------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        assert self._pubsub is not None
+        pubsub = self._pubsub
+        delay = RECONNECT_BACKOFF_MIN_SECONDS
+        while True:
+            try:
+                message = await pubsub.get_message(timeout=READ_POLL_SECONDS)
+            except UnicodeDecodeError:
+                # A payload that is not UTF-8, on a client with decode_responses=True. The
+                # parser has consumed that reply and stays in step: one malformed message.
+                self.malformed += 1
+                continue
+            except Exception as error:
+                # Broad on purpose: whatever breaks the read (connection, timeout, a parser
+                # surprise), the reader must outlive it. A fresh socket is the cure for all.
+                log.warning("event hub lost Redis, retrying in %.1f s: %r", delay, error)
+                await self._drop_connection()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_BACKOFF_MAX_SECONDS)
+                continue
+            delay = RECONNECT_BACKOFF_MIN_SECONDS
+            try:
+                if self._reconnected:
+                    # Before anything read from the new socket, so the notice comes first.
+                    self._reconnected = False
+                    self._broadcast(resync_event("reconnected"))
+                if message is not None:
+                    self._handle(message)
+            except Exception:
+                # A bug in dispatch must not silence every listener of the process.
+                log.exception("event hub failed to dispatch a message")
+
+    async def _drop_connection(self) -> None:
+        # Closed explicitly so the next read reconnects instead of reading a dead socket
+        # again (redis-py leaves it open when its own retries are used up or disabled).
+        conn = self._connection()
+        if conn is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await conn.disconnect(nowait=True)
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "smessage":
+            self._dispatch(_text(message["channel"]), message["data"])
+        elif kind == "ssubscribe":
+            self._confirm(_text(message["channel"]))
+
+    def _dispatch(self, channel: str, data: str | bytes) -> None:
+        listeners = self._listeners.get(channel)
+        if not listeners:
+            return  # the last listener left while the message was on its way
+        try:
+            event = Event.from_json(data)  # once per message, not per listener
+        except (ValueError, KeyError, TypeError):
+            self.malformed += 1
+            log.debug("event hub dropped a malformed message on %s", channel)
+            return
+        for subscription in listeners:
+            subscription._deliver(event)
+
+    def _confirm(self, channel: str) -> None:
+        remaining = self._inflight.get(channel, 0) - 1
+        if remaining > 0:
+            self._inflight[channel] = remaining
+            return
+        self._inflight.pop(channel, None)
+        if channel not in self._sent:
+            return  # confirms an SSUBSCRIBE that a SUNSUBSCRIBE has already undone
+        future = self._confirmed.pop(channel, None)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def _broadcast(self, event: Event) -> None:
+        for subscription in self._subscriptions:
+            subscription._deliver(event)
+
+    # --- introspection -----------------------------------------------------------------
+
+    @property
+    def channels(self) -> frozenset[str]:
+        """Channels with at least one local listener."""
+        return frozenset(self._listeners)
+
+    @property
+    def listener_count(self) -> int:
+        return len(self._subscriptions)
