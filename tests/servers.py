@@ -17,9 +17,12 @@ import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis.asyncio
 from pytest_postgresql.executors import PostgreSQLExecutor
 from pytest_redis.executor import RedisExecutor
 
@@ -170,3 +173,14 @@ def start_redis() -> RedisServer:
     )
     executor.start()
     return RedisServer(executor=executor, base=base, password=password)
+
+
+@asynccontextmanager
+async def flushed_redis(url: str) -> AsyncIterator[redis.asyncio.Redis]:
+    """A plain client on an emptied Redis database, closed afterwards."""
+    client = redis.asyncio.from_url(url)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()

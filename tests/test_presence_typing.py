@@ -20,7 +20,7 @@ from chatstore import Unavailable, ValidationError
 from chatstore.realtime.events import Event, room_channel, user_channel
 from chatstore.realtime.presence import Presence, presence_key
 from chatstore.realtime.typing import Typing, typing_key
-from tests.servers import RedisServer, free_port
+from tests.servers import RedisServer, flushed_redis, free_port
 
 DB = 9  # away from the databases other test modules use
 TTL = 1.0
@@ -60,12 +60,8 @@ class Recorder:
 
 @pytest.fixture
 async def client(redis_server: RedisServer) -> AsyncIterator[redis.asyncio.Redis]:
-    opened = redis.asyncio.from_url(redis_server.url(DB))
-    await opened.flushdb()
-    try:
+    async with flushed_redis(redis_server.url(DB)) as opened:
         yield opened
-    finally:
-        await opened.aclose()
 
 
 @pytest.fixture
