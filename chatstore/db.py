@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,10 @@ Connection = psycopg.AsyncConnection[DictRow]
 # The connection of the transaction the current task is inside, if any.
 _current: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
     "chatstore_transaction", default=None
+)
+# Work to run once that transaction has committed (dropped if it rolls back).
+_pending: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] | None] = (
+    contextvars.ContextVar("chatstore_after_commit", default=None)
 )
 
 
@@ -144,13 +148,27 @@ class Database:
             except psycopg.Error as exc:
                 raise translate(exc) from exc
             return
+        pending: list[Callable[[], Awaitable[None]]] = []
         async with self.connection() as conn:
-            token = _current.set(conn)
+            token, pending_token = _current.set(conn), _pending.set(pending)
             try:
                 async with conn.transaction():
                     yield conn
             finally:
                 _current.reset(token)
+                _pending.reset(pending_token)
+        for step in pending:
+            await step()
+
+    async def after_commit(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run `step` once the data it describes is committed: now when no transaction is
+        open (autocommit), else when the outermost transaction commits (never if it rolls
+        back). Used to publish events only about data that really exists."""
+        pending = _pending.get()
+        if pending is None:
+            await step()
+        else:
+            pending.append(step)
 
 
 # libpq reports connection-time errors as text only (no SQLSTATE). A FATAL from the server

@@ -47,13 +47,24 @@ def database_url(pg_server: PgServer) -> Iterator[str]:
         yield pg_server.url(name)
 
 
-def settings_for(database_url: str) -> Settings:
-    """Settings for a test: the lowest bcrypt cost chatstore allows, a small pool."""
-    return Settings(database_url=database_url, bcrypt_rounds=10, pg_pool_min=1, pg_pool_max=10)
+def settings_for(database_url: str, redis_url: str) -> Settings:
+    """Settings for a test: the lowest bcrypt cost chatstore allows, a small pool, short
+    realtime lifetimes so expiry shows within a test."""
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        bcrypt_rounds=10,
+        pg_pool_min=1,
+        pg_pool_max=10,
+        presence_ttl_seconds=1.0,
+        presence_sweep_seconds=0.2,
+        typing_ttl_seconds=0.5,
+    )
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[ChatStore]:
-    """A ChatStore on a fresh database."""
-    async with ChatStore.open(settings_for(database_url)) as opened:
+async def store(database_url: str, redis_server: RedisServer) -> AsyncIterator[ChatStore]:
+    """A ChatStore on a fresh database and the session's Redis (db 0; ids are random, so
+    tests do not see each other's keys)."""
+    async with ChatStore.open(settings_for(database_url, redis_server.url(0))) as opened:
         yield opened

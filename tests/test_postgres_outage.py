@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from chatstore import ChatStore, CreateMessage, Settings, Unavailable
-from tests.servers import TEMPLATE_DB, PgServer, start_postgres
+from tests.servers import TEMPLATE_DB, PgServer, RedisServer, start_postgres
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +36,12 @@ async def eventually(call: object, seconds: float = 30.0) -> None:
             await asyncio.sleep(0.2)
 
 
-async def test_outage_raises_unavailable_then_the_pool_recovers(own_pg_server: PgServer) -> None:
+async def test_outage_raises_unavailable_then_the_pool_recovers(
+    own_pg_server: PgServer, redis_server: RedisServer
+) -> None:
     settings = Settings(
         database_url=own_pg_server.url(TEMPLATE_DB),
+        redis_url=redis_server.url(0),
         bcrypt_rounds=10,
         pg_pool_min=2,
         pg_pool_max=4,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import PROJECT
+from tests.servers import PROJECT, RedisServer
 
 
 def usage_example() -> str:
@@ -20,10 +20,11 @@ def usage_example() -> str:
 
 
 async def test_readme_usage_runs_as_written(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # ChatStore.open() with no arguments reads the environment, as the README says.
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("REDIS_URL", redis_server.url(0))
     monkeypatch.setenv("BCRYPT_ROUNDS", "10")
     body = usage_example()
     source = "async def example():\n" + textwrap.indent(body, "    ") + "    return locals()\n"

@@ -17,7 +17,6 @@ from chatstore.errors import AlreadyExists, AuthenticationFailed, NotFound, Vali
 from chatstore.models import User
 from chatstore.passwords import hash_cost
 from chatstore.repositories.users import LOGIN_FAILED
-from tests.conftest import settings_for
 from tests.dbchecks import connect, probes
 
 PASSWORD = "correct horse battery"
@@ -305,12 +304,12 @@ async def test_unknown_user_and_wrong_password_look_and_cost_the_same(
 
 
 async def test_login_upgrades_a_cheaper_hash_and_never_downgrades(
-    store: ChatStore, database_url: str
+    store: ChatStore,
 ) -> None:
     alice = await make_alice(store)
     assert await stored_cost(store, alice.id) == 10
 
-    stronger = dataclasses.replace(settings_for(database_url), bcrypt_rounds=11)
+    stronger = dataclasses.replace(store.settings, bcrypt_rounds=11)
     async with ChatStore.open(stronger) as upgraded:
         with pytest.raises(AuthenticationFailed):
             await upgraded.users.authenticate("alice", "not her password")

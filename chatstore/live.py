@@ -1,0 +1,258 @@
+"""The repositories as ChatStore hands them out: PostgreSQL first, then Redis.
+
+Each write commits in PostgreSQL through the plain repository; once it has committed (at
+once, or when the caller's `store.transaction()` block commits) the Redis half runs: unread
+counters move and an event is published on the room's channel. Redis trouble never fails
+the call: the data is safe, only an event or a counter update is lost, and the counters it
+touched are dropped once Redis answers again, so they are rebuilt from PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from chatstore.config import Settings
+from chatstore.db import Database
+from chatstore.errors import ChatStoreError
+from chatstore.models import CreateMessage, Member, Message, Receipt, Role, Room, RoomKind
+from chatstore.realtime.events import Event, EventType, room_channel
+from chatstore.realtime.pubsub import publish
+from chatstore.realtime.unread import UnreadCounters
+from chatstore.repositories import MessageRepository, RoomRepository
+
+log = logging.getLogger("chatstore")
+
+Step = Callable[[], Awaitable[object]]
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    """What listeners learn about a message: exactly what a normal read returns."""
+    attachment = message.attachment
+    return {
+        "id": str(message.id),
+        "sender_id": None if message.sender_id is None else str(message.sender_id),
+        "kind": message.kind,
+        "content": message.content,
+        "attachment": None
+        if attachment is None
+        else {
+            "url": attachment.url,
+            "name": attachment.name,
+            "mime_type": attachment.mime_type,
+            "size": attachment.size,
+        },
+        "client_id": message.client_id,
+        "created_at": message.created_at.isoformat(),
+        "edited_at": None if message.edited_at is None else message.edited_at.isoformat(),
+        "edit_count": message.edit_count,
+        "deleted": message.is_deleted,
+    }
+
+
+class RedisSync:
+    """Runs the Redis half of committed writes, and heals counters after Redis was down."""
+
+    def __init__(self, redis: Redis, unread: UnreadCounters) -> None:
+        self.redis = redis
+        self.unread = unread
+        self._stale_rooms: set[UUID] = set()
+        self._stale_users: set[UUID] = set()
+
+    async def publish(self, event: Event, channel: str) -> object:
+        return await publish(self.redis, event, channel)
+
+    async def publish_message(self, kind: EventType, message: Message) -> object:
+        event = Event(
+            kind, room_id=message.room_id, seq=message.seq, payload=message_payload(message)
+        )
+        return await self.publish(event, room_channel(message.room_id))
+
+    async def run(
+        self, steps: Iterable[Step], *, rooms: Iterable[UUID] = (), users: Iterable[UUID] = ()
+    ) -> None:
+        """Run each step; on Redis trouble log it, mark the counters stale, and go on."""
+        await self.heal()
+        for step in steps:
+            try:
+                await step()
+            except ChatStoreError as exc:
+                log.warning("redis update after commit skipped: %s", exc)
+                self._stale_rooms.update(rooms)
+                self._stale_users.update(users)
+
+    async def heal(self) -> None:
+        """Drop counters that missed writes, once Redis answers, so they are rebuilt."""
+        try:
+            for room in list(self._stale_rooms):
+                await self.unread.invalidate_room(room)
+                self._stale_rooms.discard(room)
+            for user in list(self._stale_users):
+                await self.unread.invalidate_user(user)
+                self._stale_users.discard(user)
+        except ChatStoreError:
+            pass  # still down; the next write or read tries again
+
+
+class LiveMessageRepository(MessageRepository):
+    """MessageRepository whose writes also move counters and publish events."""
+
+    def __init__(self, db: Database, settings: Settings, sync: RedisSync) -> None:
+        super().__init__(db, settings)
+        self._sync = sync
+
+    async def create(self, message: CreateMessage) -> Message:
+        sent = await super().create(message)
+        await self._db.after_commit(
+            lambda: self._sync.run(
+                [
+                    lambda: (
+                        self._sync.unread.message_sent(sent.room_id, sent.seq, sent.sender_id)
+                        if sent.sender_id is not None
+                        else self._sync.unread.invalidate_room(sent.room_id)
+                    ),
+                    lambda: self._sync.publish_message("message.created", sent),
+                ],
+                rooms=[sent.room_id],
+                users=[] if sent.sender_id is None else [sent.sender_id],
+            )
+        )
+        return sent
+
+    async def update(
+        self, message_id: UUID | str, content: str, *, editor_id: UUID | str
+    ) -> Message:
+        edited = await super().update(message_id, content, editor_id=editor_id)
+        await self._db.after_commit(
+            lambda: self._sync.run([lambda: self._sync.publish_message("message.edited", edited)])
+        )
+        return edited
+
+    async def delete(self, message_id: UUID | str, *, acting_user_id: UUID | str) -> Message:
+        deleted = await super().delete(message_id, acting_user_id=acting_user_id)
+        await self._db.after_commit(
+            lambda: self._sync.run(
+                [
+                    lambda: self._sync.unread.message_deleted(deleted.room_id, deleted.seq),
+                    lambda: self._sync.publish_message("message.deleted", deleted),
+                ],
+                rooms=[deleted.room_id],
+            )
+        )
+        return deleted
+
+    async def mark_as_read(self, message_id: UUID | str, user_id: UUID | str) -> Receipt:
+        receipt = await super().mark_as_read(message_id, user_id)
+        # The receipt row does not carry the seq the read marker moved to.
+        message = await self.get(receipt.message_id, user_id=receipt.user_id)
+        event = Event(
+            "receipt.read",
+            room_id=receipt.room_id,
+            seq=message.seq,
+            payload={
+                "message_id": str(receipt.message_id),
+                "user_id": str(receipt.user_id),
+                "read_at": receipt.read_at.isoformat(),
+            },
+        )
+        await self._db.after_commit(
+            lambda: self._sync.run(
+                [
+                    lambda: self._sync.unread.marked_read(
+                        receipt.room_id, receipt.user_id, message.seq
+                    ),
+                    lambda: self._sync.publish(event, room_channel(receipt.room_id)),
+                ],
+                users=[receipt.user_id],
+            )
+        )
+        return receipt
+
+
+class LiveRoomRepository(RoomRepository):
+    """RoomRepository whose membership changes also update the unread counters."""
+
+    def __init__(self, db: Database, settings: Settings, sync: RedisSync) -> None:
+        super().__init__(db, settings)
+        self._sync = sync
+
+    async def _after(
+        self, steps: list[Step], *, users: Iterable[UUID] = (), rooms: Iterable[UUID] = ()
+    ) -> None:
+        await self._db.after_commit(
+            lambda: self._sync.run(steps, users=list(users), rooms=list(rooms))
+        )
+
+    async def create(
+        self,
+        *,
+        name: str,
+        kind: RoomKind,
+        created_by: UUID | str,
+        description: str | None = None,
+    ) -> Room:
+        room = await super().create(
+            name=name, kind=kind, created_by=created_by, description=description
+        )
+        owner = UUID(str(created_by))
+        await self._after(
+            [lambda: self._sync.unread.member_joined(room.id, owner, 0)], users=[owner]
+        )
+        return room
+
+    async def get_or_create_direct(self, user_a: UUID | str, user_b: UUID | str) -> Room:
+        room = await super().get_or_create_direct(user_a, user_b)
+        pair = [UUID(str(user_a)), UUID(str(user_b))]
+        # Marker 0 for a new room; for an existing one the forward-only write changes nothing.
+        first, second = pair
+        await self._after(
+            [
+                lambda: self._sync.unread.member_joined(room.id, first, 0),
+                lambda: self._sync.unread.member_joined(room.id, second, 0),
+            ],
+            users=pair,
+        )
+        return room
+
+    async def add_member(
+        self,
+        room_id: UUID | str,
+        user_id: UUID | str,
+        *,
+        role: Role = "member",
+        acting_user_id: UUID | str | None = None,
+    ) -> Member:
+        member = await super().add_member(
+            room_id, user_id, role=role, acting_user_id=acting_user_id
+        )
+        await self._after(
+            [
+                lambda: self._sync.unread.member_joined(
+                    member.room_id, member.user_id, member.last_read_seq
+                )
+            ],
+            users=[member.user_id],
+        )
+        return member
+
+    async def remove_member(
+        self,
+        room_id: UUID | str,
+        user_id: UUID | str,
+        *,
+        acting_user_id: UUID | str | None = None,
+    ) -> None:
+        await super().remove_member(room_id, user_id, acting_user_id=acting_user_id)
+        user = UUID(str(user_id))
+        await self._after([lambda: self._sync.unread.member_left(room_id, user)], users=[user])
+
+    async def delete(self, room_id: UUID | str, *, acting_user_id: UUID | str) -> None:
+        await super().delete(room_id, acting_user_id=acting_user_id)
+        room = UUID(str(room_id))
+        # Members' marker sets still name the room; counting leaves out rooms PostgreSQL
+        # no longer has once the room's own state is gone.
+        await self._after([lambda: self._sync.unread.invalidate_room(room)], rooms=[room])

@@ -1,0 +1,231 @@
+"""ChatStore end to end: PostgreSQL commits first, then counters and events in Redis.
+
+Two ChatStore instances stand in for two server processes. Redis outages use a Redis server
+of this module's own, so stopping it cannot disturb other tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from chatstore import (
+    ChatStore,
+    ConfigurationError,
+    CreateMessage,
+    Message,
+    Settings,
+    User,
+)
+from chatstore.realtime.events import Event
+from chatstore.realtime.pubsub import Subscription
+from tests.conftest import settings_for
+from tests.servers import RedisServer, start_redis
+
+WAIT = 10.0
+
+
+async def next_event(subscription: Subscription, *, skip: tuple[str, ...] = ()) -> Event:
+    async with asyncio.timeout(WAIT):
+        async for event in subscription:
+            if event.type not in skip:
+                return event
+    raise AssertionError("subscription ended")
+
+
+async def make_users(store: ChatStore) -> tuple[User, User]:
+    alice = await store.users.create(
+        email="alice@example.com", username="alice", password="correct horse battery"
+    )
+    bob = await store.users.create(
+        email="bob@example.com", username="bob", password="tr0ub4dor and staple"
+    )
+    return alice, bob
+
+
+async def room_with(store: ChatStore, alice: User, bob: User) -> Message:
+    room = await store.rooms.create(name="general", kind="public", created_by=alice.id)
+    await store.rooms.add_member(room.id, bob.id)
+    return await store.send_message(CreateMessage(room.id, alice.id, "welcome"))
+
+
+@pytest.fixture
+async def second_store(database_url: str, redis_server: RedisServer) -> AsyncIterator[ChatStore]:
+    """Another process's ChatStore on the same PostgreSQL database and Redis."""
+    async with ChatStore.open(settings_for(database_url, redis_server.url(0))) as opened:
+        yield opened
+
+
+async def test_two_stores_see_each_others_events(store: ChatStore, second_store: ChatStore) -> None:
+    alice, bob = await make_users(store)
+    first = await room_with(store, alice, bob)
+    room_id = first.room_id
+    async with second_store.subscribe(rooms=[room_id]) as bob_listens:
+        sent = await store.send_message(CreateMessage(room_id, alice.id, "hello from A"))
+        event = await next_event(bob_listens)
+        assert (event.type, event.seq, event.payload["content"]) == (
+            "message.created",
+            sent.seq,
+            "hello from A",
+        )
+        await second_store.messages.mark_as_read(sent.id, bob.id)
+        receipt = await next_event(bob_listens)
+        assert receipt.type == "receipt.read"
+        assert receipt.payload["user_id"] == str(bob.id)
+        edited = await store.messages.update(sent.id, "hello from A!", editor_id=alice.id)
+        event = await next_event(bob_listens)
+        assert (event.type, event.payload["content"]) == ("message.edited", edited.content)
+        await store.messages.delete(sent.id, acting_user_id=alice.id)
+        event = await next_event(bob_listens)
+        assert (event.type, event.payload["content"]) == ("message.deleted", None)
+
+
+async def test_events_wait_for_the_transaction_to_commit(store: ChatStore) -> None:
+    alice, bob = await make_users(store)
+    room_id = (await room_with(store, alice, bob)).room_id
+
+    class Boom(Exception):
+        pass
+
+    async with store.subscribe(rooms=[room_id]) as listener:
+
+        async def rolled_back() -> None:
+            async with store.transaction():
+                await store.send_message(CreateMessage(room_id, alice.id, "never happened"))
+                raise Boom
+
+        with pytest.raises(Boom):
+            await rolled_back()
+        async with store.transaction():
+            committed = await store.send_message(CreateMessage(room_id, alice.id, "kept"))
+        event = await next_event(listener)
+    assert (event.seq, event.payload["content"]) == (committed.seq, "kept")
+
+
+async def test_unread_counts_follow_sends_deletes_reads_and_survive_a_flush(
+    store: ChatStore, redis_server: RedisServer
+) -> None:
+    alice, bob = await make_users(store)
+    welcome = await room_with(store, alice, bob)
+    room_id = welcome.room_id
+    sent = [
+        await store.send_message(CreateMessage(room_id, alice.id, f"message {n}")) for n in range(5)
+    ]
+    await store.send_message(CreateMessage(room_id, bob.id, "bob's own"))
+    await store.messages.delete(sent[4].id, acting_user_id=alice.id)
+    await store.messages.mark_as_read(sent[1].id, bob.id)
+
+    async def truth(user: User) -> dict[object, int]:
+        return {e.room_id: e.count for e in await store.messages.unread_counts(user.id)}
+
+    # Bob's own send moved his marker to it: nothing before it is unread.
+    assert await store.unread_counts(bob.id) == await truth(bob) == {room_id: 0}
+    assert await store.unread_counts(alice.id) == await truth(alice) == {room_id: 1}  # bob's
+    await store.send_message(CreateMessage(room_id, alice.id, "after bob"))
+    assert await store.unread_counts(bob.id) == await truth(bob) == {room_id: 1}
+
+    await store.redis.flushdb()
+    assert await store.unread_counts(bob.id) == await truth(bob) == {room_id: 1}
+    assert await store.unread_counts(alice.id) == await truth(alice)
+
+
+async def test_presence_is_written_through_to_postgres(store: ChatStore) -> None:
+    alice, _ = await make_users(store)
+    async with store.subscribe(users=[alice.id]) as watcher:
+        assert await store.presence.connect(alice.id, "phone")
+        event = await next_event(watcher)
+        assert (event.type, event.payload["online"]) == ("presence.changed", True)
+        assert (await store.users.get(alice.id)).is_online
+        # The phone stops heartbeating without a word: the sweeper notices (ttl 1 s).
+        event = await next_event(watcher)
+        assert (event.type, event.payload["online"]) == ("presence.changed", False)
+    user = await store.users.get(alice.id)
+    assert not user.is_online
+    assert user.last_seen_at is not None
+
+
+async def test_typing_reaches_room_listeners(store: ChatStore) -> None:
+    alice, bob = await make_users(store)
+    room_id = (await room_with(store, alice, bob)).room_id
+    async with store.subscribe(rooms=[room_id]) as listener:
+        await store.typing.start(room_id, alice.id)
+        await store.typing.start(room_id, alice.id)  # a refresh publishes nothing new
+        started = await next_event(listener)
+        assert started.type == "typing.changed"
+        assert started.payload["typing"] == [str(alice.id)]
+        expired = await next_event(listener)  # ttl 0.5 s, swept without a stop
+        assert (expired.type, expired.payload["typing"]) == ("typing.changed", [])
+
+
+async def test_wrong_redis_password_fails_fast_at_open(
+    database_url: str, redis_server: RedisServer
+) -> None:
+    url = f"redis://:wrong-password@127.0.0.1:{redis_server.port}/0"
+    started = time.monotonic()
+    with pytest.raises(ConfigurationError) as caught:
+        async with ChatStore.open(settings_for(database_url, url)):
+            pass
+    assert caught.value.setting == "REDIS_URL"
+    assert "wrong-password" not in str(caught.value)
+    assert time.monotonic() - started < 5
+
+
+@pytest.fixture(scope="module")
+def own_redis() -> Iterator[RedisServer]:
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+async def test_redis_outage_loses_no_data_and_listeners_catch_up(
+    database_url: str, own_redis: RedisServer
+) -> None:
+    settings: Settings = settings_for(database_url, own_redis.url(0))
+    async with ChatStore.open(settings) as store:
+        alice, bob = await make_users(store)
+        welcome = await room_with(store, alice, bob)
+        room_id = welcome.room_id
+        async with store.subscribe(rooms=[room_id]) as listener:
+            seen: dict[int, str] = {}
+            before = await store.send_message(CreateMessage(room_id, alice.id, "before"))
+            seen[before.seq] = (await next_event(listener)).payload["content"]
+
+            own_redis.stop()
+            try:
+                # Redis is down: every write still succeeds and returns the committed row.
+                during = [
+                    await store.send_message(CreateMessage(room_id, alice.id, f"during {n}"))
+                    for n in range(3)
+                ]
+                edited = await store.messages.update(
+                    during[0].id, "during 0, edited", editor_id=alice.id
+                )
+                await store.messages.delete(during[2].id, acting_user_id=alice.id)
+                await store.messages.mark_as_read(during[1].id, bob.id)
+                assert edited.edit_count == 1
+                # Unread counts fall back to PostgreSQL while Redis is down.
+                assert await store.unread_counts(bob.id) == {room_id: 0}
+            finally:
+                own_redis.start()
+
+            # The subscription comes back by itself and says events may have been missed.
+            resync = await next_event(listener, skip=("typing.changed",))
+            assert resync.type == "subscription.resync"
+            after = await store.send_message(CreateMessage(room_id, alice.id, "after"))
+            # Catch up by seq from the last one seen, as a client would after a resync.
+            caught_up = await store.messages.catch_up(room_id, user_id=bob.id, after_seq=max(seen))
+            for message in caught_up:
+                seen.setdefault(message.seq, message.content or "(deleted)")
+            live = await next_event(listener, skip=("subscription.resync",))
+            assert live.seq == after.seq
+
+        assert sorted(seen) == list(range(before.seq, after.seq + 1))
+        assert seen[after.seq] == "after"
+        # Counters that missed writes during the outage are rebuilt and exact again.
+        truth = {e.room_id: e.count for e in await store.messages.unread_counts(bob.id)}
+        assert await store.unread_counts(bob.id) == truth == {room_id: 1}
