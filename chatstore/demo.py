@@ -2,7 +2,9 @@
 
 Shows what the seed loaded, then signs up two users, logs in (and fails to), makes a public
 and a direct room, sends messages of each kind, edits one (with its history), soft-deletes
-one, walks history pages and catch-up, and shows read receipts and unread counts. Each run
+one, walks history pages and catch-up, and shows read receipts and unread counts. Then two
+connected users: presence, typing, a message delivered live with its measured latency, a
+read receipt, and unread counts before and after. Each run
 uses new usernames, so it can run again and again on the same database.
 """
 
@@ -11,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sys
+from datetime import UTC, datetime
 from uuid import UUID
 
 from chatstore.config import Settings
 from chatstore.errors import AuthenticationFailed, ChatStoreError
 from chatstore.models import Attachment, CreateMessage, Message, User
+from chatstore.realtime.events import Event
+from chatstore.realtime.pubsub import Subscription
 from chatstore.store import ChatStore
 
 PASSWORDS = {"alice": "correct horse battery", "bob": "tr0ub4dor and staple"}
@@ -158,6 +163,48 @@ async def converse(store: ChatStore, alice: User, bob: User, tag: str) -> None:
     await show_unread(store, bob, names)
 
 
+async def wait_for(subscription: Subscription, kind: str) -> Event:
+    """The next event of this type (others are printed as they pass), at most 5 s away."""
+    async with asyncio.timeout(5):
+        async for event in subscription:
+            if event.type == kind:
+                return event
+    raise ChatStoreError(f"subscription ended before a {kind} event")
+
+
+async def live(store: ChatStore, alice: User, bob: User, tag: str) -> None:
+    heading("Live: bob's client listens while alice is online")
+    room = await store.rooms.create(name=f"live-{tag}", kind="public", created_by=alice.id)
+    await store.rooms.add_member(room.id, bob.id)
+    async with store.subscribe(rooms=[room.id], users=[alice.id]) as bob_screen:
+        await store.presence.connect(alice.id, "alice-laptop")
+        online = await wait_for(bob_screen, "presence.changed")
+        print(f"  presence: {alice.username} online={online.payload['online']}")
+        await store.typing.start(room.id, alice.id)
+        typing = await wait_for(bob_screen, "typing.changed")
+        print(f"  typing: {len(typing.payload['typing'])} typing in #{room.name}")
+        print(f"  {bob.username}'s unread before: {await unread_in(store, bob, room.id)}")
+        sent = await store.send_message(CreateMessage(room.id, alice.id, "are you there?"))
+        delivered = await wait_for(bob_screen, "message.created")
+        latency_ms = (datetime.now(UTC) - delivered.at).total_seconds() * 1000
+        print(
+            f"  delivered live: [{delivered.seq}] {delivered.payload['content']!r} "
+            f"in {latency_ms:.2f} ms (published -> received)"
+        )
+        print(f"  {bob.username}'s unread after the send: {await unread_in(store, bob, room.id)}")
+        await store.messages.mark_as_read(sent.id, bob.id)
+        receipt = await wait_for(bob_screen, "receipt.read")
+        print(f"  read receipt: {bob.username} read [{receipt.seq}]")
+        print(f"  {bob.username}'s unread after reading: {await unread_in(store, bob, room.id)}")
+        await store.presence.disconnect(alice.id, "alice-laptop")
+        offline = await wait_for(bob_screen, "presence.changed")
+        print(f"  presence: {alice.username} online={offline.payload['online']}")
+
+
+async def unread_in(store: ChatStore, user: User, room_id: UUID) -> int:
+    return (await store.unread_counts(user.id)).get(room_id, 0)
+
+
 async def show_unread(store: ChatStore, user: User, names: dict[UUID | None, str]) -> None:
     for entry in await store.rooms.rooms_of_user(user.id):
         title = f"#{entry.room.name}" if entry.room.name else "direct"
@@ -173,6 +220,7 @@ async def run() -> None:
         tag = secrets.token_hex(3)
         alice, bob = await sign_up(store, tag)
         await converse(store, alice, bob, tag)
+        await live(store, alice, bob, tag)
 
 
 def main() -> int:

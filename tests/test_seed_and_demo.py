@@ -12,7 +12,7 @@ import pytest
 
 from chatstore.config import Settings
 from chatstore.db import Database
-from tests.servers import PROJECT
+from tests.servers import PROJECT, RedisServer
 
 SEED = PROJECT / "db" / "seeds" / "development.sql"
 
@@ -60,9 +60,15 @@ def run_demo(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_demo_prints_what_the_seed_loaded(database_url: str) -> None:
+def test_demo_prints_what_the_seed_loaded(database_url: str, redis_server: RedisServer) -> None:
     load_seed(database_url)
-    result = run_demo({**os.environ, "DATABASE_URL": database_url, "BCRYPT_ROUNDS": "10"})
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_server.url(0),
+        "BCRYPT_ROUNDS": "10",
+    }
+    result = run_demo(env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "5 users, 5 rooms, 14 memberships" in out
@@ -79,6 +85,13 @@ def test_demo_prints_what_the_seed_loaded(database_url: str) -> None:
     assert "receipts of [5]: bob." in out
     assert "1 unread (last seq 6, read up to 4)" in out
     assert "0 unread (last seq 6, read up to 5)" in out
+    # Two connected users, live through Redis.
+    assert "online=True" in out
+    assert "1 typing in #live-" in out
+    assert "delivered live: [1] 'are you there?' in " in out
+    assert "unread after the send: 1" in out
+    assert "unread after reading: 0" in out
+    assert "online=False" in out
 
 
 @pytest.mark.parametrize("missing", ["DATABASE_URL"])
