@@ -40,49 +40,6 @@ SET default_tablespace = '';
 SET default_table_access_method = heap;
 
 --
--- Name: message_read_receipts; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.message_read_receipts (
-    room_id uuid NOT NULL,
-    message_id uuid NOT NULL,
-    user_id uuid NOT NULL,
-    read_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-
---
--- Name: TABLE message_read_receipts; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.message_read_receipts IS 'Who read which message, and when.';
-
-
---
--- Name: message_revisions; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.message_revisions (
-    room_id uuid NOT NULL,
-    message_id uuid NOT NULL,
-    revision integer NOT NULL,
-    content text NOT NULL,
-    attachment jsonb,
-    edited_by uuid,
-    written_at timestamp with time zone NOT NULL,
-    replaced_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT message_revisions_revision_positive CHECK ((revision > 0))
-);
-
-
---
--- Name: TABLE message_revisions; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.message_revisions IS 'Every previous version of an edited message.';
-
-
---
 -- Name: messages; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -182,6 +139,74 @@ COMMENT ON TABLE public.rooms IS 'Public, private and direct conversations.';
 --
 
 COMMENT ON COLUMN public.rooms.last_seq IS 'Highest message seq handed out in this room.';
+
+
+--
+-- Name: member_unread; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.member_unread AS
+ SELECT ru.room_id,
+    ru.user_id,
+    ru.role,
+    ru.last_read_seq,
+    r.last_seq,
+    r.last_message_at,
+    ((r.last_seq - ru.last_read_seq) - ( SELECT count(*) AS count
+           FROM public.messages m
+          WHERE ((m.room_id = ru.room_id) AND (m.seq > ru.last_read_seq) AND (m.deleted_at IS NOT NULL)))) AS unread_count
+   FROM (public.room_users ru
+     JOIN public.rooms r ON ((ru.room_id = r.id)));
+
+
+--
+-- Name: VIEW member_unread; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.member_unread IS 'Per member and room: read marker, last seq and exact unread count (own messages never count: sending moves the sender''s marker).';
+
+
+--
+-- Name: message_read_receipts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.message_read_receipts (
+    room_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    read_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE message_read_receipts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.message_read_receipts IS 'Who read which message, and when.';
+
+
+--
+-- Name: message_revisions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.message_revisions (
+    room_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    revision integer NOT NULL,
+    content text NOT NULL,
+    attachment jsonb,
+    edited_by uuid,
+    written_at timestamp with time zone NOT NULL,
+    replaced_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT message_revisions_revision_positive CHECK ((revision > 0))
+);
+
+
+--
+-- Name: TABLE message_revisions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.message_revisions IS 'Every previous version of an edited message.';
 
 
 --
@@ -517,4 +542,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261125120300'),
     ('20261125120400'),
     ('20261125120500'),
-    ('20261125120600');
+    ('20261125120600'),
+    ('20261125120700');

@@ -14,25 +14,16 @@ WHERE room_id = :room_id AND user_id = :user_id;
 
 -- name: unread_counts(user_id)
 -- One row per room the user belongs to: the room's last seq, the user's read marker and
--- the unread count (messages after the marker, less the soft-deleted ones), most recently
--- active room first. A member's own messages are never unread because sending moves the
--- sender's marker to the new message.
+-- the unread count (the member_unread view: messages after the marker, less the
+-- soft-deleted ones), most recently active room first.
 SELECT
-    ru.room_id,
-    r.last_seq,
-    ru.last_read_seq,
-    r.last_seq - ru.last_read_seq - (
-        SELECT count(*)
-        FROM messages AS m
-        WHERE
-            m.room_id = ru.room_id
-            AND m.seq > ru.last_read_seq
-            AND m.deleted_at IS NOT NULL
-    ) AS unread_count
-FROM room_users AS ru
-INNER JOIN rooms AS r ON ru.room_id = r.id
-WHERE ru.user_id = :user_id
-ORDER BY r.last_message_at DESC NULLS LAST, ru.room_id ASC;
+    mu.room_id,
+    mu.last_seq,
+    mu.last_read_seq,
+    mu.unread_count
+FROM member_unread AS mu
+WHERE mu.user_id = :user_id
+ORDER BY mu.last_message_at DESC NULLS LAST, mu.room_id ASC;
 
 -- name: add_member(room_id, user_id, role)^
 -- Adds a member and returns the membership, or nothing when the room does not exist. The

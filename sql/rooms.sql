@@ -75,9 +75,8 @@ WHERE id = :room_id;
 
 -- name: rooms_of_user(user_id)
 -- The user's rooms, most recently active first (rooms without messages last, newest
--- first), each with the user's role, read marker and exact unread count: messages after
--- the marker less the soft-deleted ones, counted on the tiny partial index
--- messages_deleted_room_seq_idx (the same formula as members.unread_counts).
+-- first), each with the user's role, read marker and exact unread count (the
+-- member_unread view, shared with members.unread_counts).
 SELECT
     r.id,
     r.kind,
@@ -88,19 +87,12 @@ SELECT
     r.last_message_at,
     r.created_at,
     r.updated_at,
-    ru.role,
-    ru.last_read_seq,
-    r.last_seq - ru.last_read_seq - (
-        SELECT count(*)
-        FROM messages AS m
-        WHERE
-            m.room_id = ru.room_id
-            AND m.seq > ru.last_read_seq
-            AND m.deleted_at IS NOT NULL
-    ) AS unread_count
-FROM room_users AS ru
-INNER JOIN rooms AS r ON ru.room_id = r.id
-WHERE ru.user_id = :user_id
+    mu.role,
+    mu.last_read_seq,
+    mu.unread_count
+FROM member_unread AS mu
+INNER JOIN rooms AS r ON mu.room_id = r.id
+WHERE mu.user_id = :user_id
 ORDER BY r.last_message_at DESC NULLS LAST, r.created_at DESC, r.id ASC;
 
 -- name: insert_direct_room(user_low, user_high, created_by)^
