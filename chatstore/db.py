@@ -8,22 +8,19 @@ context variable, so they commit or roll back together.
 from __future__ import annotations
 
 import contextvars
-import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-import aiosql
 import psycopg
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from chatstore.config import Settings
 from chatstore.db_errors import translate
 from chatstore.errors import ChatStoreError, ConfigurationError, Unavailable
-
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+from chatstore.queries import Queries, load_queries
+from chatstore.rows import row_factory
 
 Connection = psycopg.AsyncConnection[DictRow]
 
@@ -37,36 +34,11 @@ _pending: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] | None] = (
 )
 
 
-class Queries:
-    """Every file in `sql/` as a namespace: `queries.users.get_user(conn, user_id=...)`."""
-
-    def __init__(self, sql_dir: Path) -> None:
-        self._by_file: dict[str, Any] = {
-            path.stem: aiosql.from_path(path, "apsycopg") for path in sorted(sql_dir.glob("*.sql"))
-        }
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._by_file[name]
-        except KeyError:
-            raise AttributeError(f"no sql/{name}.sql") from None
-
-    @property
-    def files(self) -> dict[str, Any]:
-        return dict(self._by_file)
-
-
-@functools.cache
-def load_queries(sql_dir: Path = SQL_DIR) -> Queries:
-    """Parse `sql/` once per process."""
-    return Queries(sql_dir)
-
-
 def connection_kwargs(settings: Settings) -> dict[str, Any]:
     """Per-connection settings shared by the pool and anything else that connects."""
     kwargs: dict[str, Any] = {
         "autocommit": True,
-        "row_factory": dict_row,
+        "row_factory": row_factory,
         "prepare_threshold": settings.pg_prepare_threshold,
     }
     if settings.pg_statement_timeout_ms:
@@ -100,6 +72,7 @@ class Database:
             open=False,
             name="chatstore",
         )
+        queries = load_queries(settings.sql_paths)
         # One direct connection first: the pool retries quietly until its timeout, while a
         # wrong password or database name should fail at once with the server's reason.
         await probe_connection(settings)
@@ -112,7 +85,7 @@ class Database:
                 f"{settings.pg_pool_timeout}s"
             ) from None
         try:
-            yield cls(pool, load_queries())
+            yield cls(pool, queries)
         finally:
             await pool.close()
 
@@ -197,4 +170,4 @@ async def probe_connection(settings: Settings) -> None:
     await conn.close()
 
 
-__all__ = ["SQL_DIR", "ChatStoreError", "Connection", "Database", "Queries", "load_queries"]
+__all__ = ["ChatStoreError", "Connection", "Database", "Queries", "load_queries"]

@@ -74,6 +74,9 @@ def translate(exc: psycopg.Error) -> ChatStoreError:
         return ValidationError(exc.diag.column_name or "value", "is required")
     if isinstance(exc, pg.StringDataRightTruncation | pg.CharacterNotInRepertoire):
         return ValidationError("value", str(exc.diag.message_primary or "is invalid"))
+    if isinstance(exc, psycopg.DataError):
+        # Class 22: a value PostgreSQL cannot take (malformed uuid or json, out of range).
+        return ValidationError(exc.diag.column_name or "value", str(exc.diag.message_primary))
     if isinstance(exc, pg.QueryCanceled):
         return Unavailable(f"PostgreSQL cancelled the statement: {exc.diag.message_primary}")
     if isinstance(exc, pg.SerializationFailure | pg.DeadlockDetected):

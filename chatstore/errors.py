@@ -59,3 +59,16 @@ class ConfigurationError(ChatStoreError):
     def __init__(self, setting: str, detail: str) -> None:
         super().__init__(f"{setting}: {detail}")
         self.setting = setting
+
+
+class ResultShapeError(ChatStoreError):
+    """A query returned rows without a column chatstore reads: `sql/` and the code disagree
+    (an alias renamed, a column dropped). Not the caller's fault; retrying will not help."""
+
+    def __init__(self, column: str, columns: list[str]) -> None:
+        super().__init__(
+            f"a query returned no column {column!r} (it returned: {', '.join(columns) or 'none'});"
+            " an edit to the sql/ files and chatstore's code disagree"
+        )
+        self.column = column
+        self.columns = columns

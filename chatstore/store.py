@@ -10,6 +10,7 @@ committed result: no committed message is ever reported as failed.
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from uuid import UUID
@@ -22,6 +23,7 @@ from chatstore.db import Connection, Database
 from chatstore.errors import Unavailable
 from chatstore.live import LiveMessageRepository, LiveRoomRepository, RedisSync
 from chatstore.models import CreateMessage, Message
+from chatstore.queries import BoundQueries
 from chatstore.realtime.connection import open_redis
 from chatstore.realtime.events import Event, room_channel, user_channel
 from chatstore.realtime.presence import Presence
@@ -31,6 +33,12 @@ from chatstore.realtime.tasks import stop_task
 from chatstore.realtime.typing import Typing
 from chatstore.realtime.unread import UnreadCounters
 from chatstore.repositories import UserRepository
+from chatstore.schema_version import schema_state
+
+
+class SchemaNewerWarning(UserWarning):
+    """The database has migrations this chatstore does not know: a newer version applied
+    them (as in a rolling deploy). chatstore still opens; upgrade it to match."""
 
 
 class ChatStore:
@@ -40,6 +48,9 @@ class ChatStore:
         self.settings = settings
         self.db = db
         self.redis = redis
+        # chatstore's queries and the application's own (Settings.sql_paths), each callable
+        # without a connection: `await store.queries.<file>.<query>(**params)`.
+        self.queries = BoundQueries(db)
         self.unread = UnreadCounters(redis, db)
         self._sync = RedisSync(redis, self.unread)
         self.users = UserRepository(db, settings)
@@ -59,10 +70,18 @@ class ChatStore:
     @asynccontextmanager
     async def open(cls, settings: Settings | None = None) -> AsyncIterator[ChatStore]:
         """Settings default to the environment (see the README's table). A wrong password
-        for either server fails here with ConfigurationError; an unreachable one with
-        Unavailable."""
+        for either server, or a database missing any of this chatstore's migrations, fails
+        here with ConfigurationError; an unreachable server with Unavailable."""
         settings = settings or Settings.from_env()
         async with Database.open(settings) as db:
+            state = await schema_state(db)
+            state.require_current()
+            if state.unknown:
+                warnings.warn(
+                    f"chatstore: the database schema is {state.describe()}",
+                    SchemaNewerWarning,
+                    stacklevel=3,
+                )
             redis = await open_redis(settings)
             hub = EventHub(redis)
             try:

@@ -109,3 +109,7 @@ SELECT
         SELECT count(*) FROM room_users
         WHERE room_id = :room_id
     ) AS members;
+
+-- name: record_migration(version)!
+-- Records a migration version as dbmate would, as if a newer chatstore had applied it.
+INSERT INTO schema_migrations (version) VALUES (:version);
