@@ -1,17 +1,21 @@
-"""Settings, read from environment variables only (a development .env is loaded by `just`)."""
+"""Settings, read from environment variables only.
+
+The library never reads a `.env` file: an application passes `Settings` or sets the environment.
+The `chatstore` command and `just` read `.env` from the current directory, as dbmate does.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
-from chatstore.errors import ValidationError
+from chatstore.errors import ConfigurationError
 
 MIN_BCRYPT_ROUNDS = 10  # below this a stolen hash is too cheap to brute-force
 MAX_BCRYPT_ROUNDS = 16  # above this one login takes seconds on a server core
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 N = TypeVar("N", int, float)
 
@@ -26,9 +30,9 @@ def _number(
         value = parse(raw)
     except ValueError:
         kind = "a whole number" if parse is int else "a number"
-        raise ValidationError(name, f"must be {kind}, got {raw!r}") from None
+        raise ConfigurationError(name, f"must be {kind}, got {raw!r}") from None
     if not low <= value <= high:
-        raise ValidationError(name, f"must be between {low} and {high}, got {value}")
+        raise ConfigurationError(name, f"must be between {low} and {high}, got {value}")
     return value
 
 
@@ -40,12 +44,31 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
     return _number(env, name, default, low, high, float)
 
 
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(name, "must be set (see .env.example)")
+    return value
+
+
+def _paths(env: Mapping[str, str], name: str) -> tuple[Path, ...]:
+    """Folders separated by the platform's path separator, as in PATH."""
+    raw = env.get(name, "").strip()
+    folders = tuple(Path(part).expanduser() for part in raw.split(os.pathsep) if part.strip())
+    for folder in folders:
+        if not folder.is_dir():
+            raise ConfigurationError(name, f"{folder} is not a folder")
+    return folders
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything chatstore can be configured with. `from_env()` documents the variable names."""
 
     database_url: str
-    redis_url: str = DEFAULT_REDIS_URL
+    # Required, like database_url: a default would quietly connect to whatever Redis
+    # listens on localhost:6379, which may belong to something else.
+    redis_url: str
     pg_pool_min: int = 2
     pg_pool_max: int = 20
     pg_pool_timeout: float = 5.0
@@ -62,17 +85,40 @@ class Settings:
     presence_ttl_seconds: float = 30.0
     presence_sweep_seconds: float = 5.0
     typing_ttl_seconds: float = 5.0
+    # Redis connections per process. Callers beyond this wait (up to redis_pool_timeout)
+    # for a free one instead of failing at once.
+    redis_pool_max: int = 50
+    redis_pool_timeout: float = 5.0
+    # The application's own folders of aiosql query files, reached as
+    # `store.queries.<file stem>.<query>` beside chatstore's own.
+    sql_paths: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Settings built in code get the same floors as the environment's.
+        if not MIN_BCRYPT_ROUNDS <= self.bcrypt_rounds <= MAX_BCRYPT_ROUNDS:
+            raise ConfigurationError(
+                "bcrypt_rounds",
+                f"must be between {MIN_BCRYPT_ROUNDS} and {MAX_BCRYPT_ROUNDS}, "
+                f"got {self.bcrypt_rounds}",
+            )
+        for name in ("database_url", "redis_url"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigurationError(name, "must be set to a non-empty URL")
+        if self.redis_pool_max < 1:
+            raise ConfigurationError("redis_pool_max", "must be at least 1")
+        if self.pg_pool_max < max(1, self.pg_pool_min):
+            raise ConfigurationError("pg_pool_max", "must be at least 1 and at least pg_pool_min")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        database_url = env.get("DATABASE_URL", "").strip()
-        if not database_url:
-            raise ValidationError("DATABASE_URL", "must be set (see .env.example)")
+        database_url = _required(env, "DATABASE_URL")
+        redis_url = _required(env, "REDIS_URL")
         pool_min = _int(env, "CHATSTORE_PG_POOL_MIN", 2, 0, 1000)
         pool_max = _int(env, "CHATSTORE_PG_POOL_MAX", 20, 1, 1000)
         if pool_max < pool_min:
-            raise ValidationError(
+            raise ConfigurationError(
                 "CHATSTORE_PG_POOL_MAX", f"must be at least CHATSTORE_PG_POOL_MIN ({pool_min})"
             )
         prepare_raw = env.get("CHATSTORE_PG_PREPARE_THRESHOLD", "").strip().lower()
@@ -83,7 +129,7 @@ class Settings:
         )
         return cls(
             database_url=database_url,
-            redis_url=env.get("REDIS_URL", "").strip() or DEFAULT_REDIS_URL,
+            redis_url=redis_url,
             pg_pool_min=pool_min,
             pg_pool_max=pool_max,
             pg_pool_timeout=_float(env, "CHATSTORE_PG_POOL_TIMEOUT", 5.0, 0.1, 600),
@@ -100,4 +146,7 @@ class Settings:
             presence_ttl_seconds=_float(env, "CHATSTORE_PRESENCE_TTL_SECONDS", 30.0, 0.1, 3600),
             presence_sweep_seconds=_float(env, "CHATSTORE_PRESENCE_SWEEP_SECONDS", 5.0, 0.05, 3600),
             typing_ttl_seconds=_float(env, "CHATSTORE_TYPING_TTL_SECONDS", 5.0, 0.1, 600),
+            redis_pool_max=_int(env, "CHATSTORE_REDIS_POOL_MAX", 50, 1, 10_000),
+            redis_pool_timeout=_float(env, "CHATSTORE_REDIS_POOL_TIMEOUT", 5.0, 0.1, 600),
+            sql_paths=_paths(env, "CHATSTORE_SQL_PATH"),
         )

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from chatstore.config import Settings
 from chatstore.db import Database
-from chatstore.errors import ConfigurationError, Unavailable, ValidationError
+from chatstore.errors import ConfigurationError, Unavailable
 from tests.servers import PgServer, free_port
 
 URL = "postgresql://u@127.0.0.1:1/db"
+REDIS = "redis://127.0.0.1:1/0"
+BASE = {"DATABASE_URL": URL, "REDIS_URL": REDIS}
 
 
 def test_defaults() -> None:
-    settings = Settings.from_env({"DATABASE_URL": URL})
+    settings = Settings.from_env(BASE)
     assert settings.bcrypt_rounds == 12
+    assert settings.redis_pool_max == 50
+    assert settings.sql_paths == ()
     assert settings.pg_pool_max == 20
     assert settings.pg_prepare_threshold == 5
 
@@ -22,33 +29,52 @@ def test_defaults() -> None:
 @pytest.mark.parametrize(
     ("env", "field", "rule"),
     [
-        ({}, "DATABASE_URL", "must be set"),
-        ({"DATABASE_URL": URL, "BCRYPT_ROUNDS": "9"}, "BCRYPT_ROUNDS", "between 10 and 16"),
-        ({"DATABASE_URL": URL, "BCRYPT_ROUNDS": "twelve"}, "BCRYPT_ROUNDS", "whole number"),
+        ({"REDIS_URL": REDIS}, "DATABASE_URL", "must be set"),
+        # No silent default: an unset REDIS_URL must not mean "whatever listens on 6379".
+        ({"DATABASE_URL": URL}, "REDIS_URL", "must be set"),
+        ({**BASE, "BCRYPT_ROUNDS": "9"}, "BCRYPT_ROUNDS", "between 10 and 16"),
+        ({**BASE, "BCRYPT_ROUNDS": "twelve"}, "BCRYPT_ROUNDS", "whole number"),
         (
-            {"DATABASE_URL": URL, "CHATSTORE_PG_POOL_MIN": "5", "CHATSTORE_PG_POOL_MAX": "2"},
+            {**BASE, "CHATSTORE_PG_POOL_MIN": "5", "CHATSTORE_PG_POOL_MAX": "2"},
             "CHATSTORE_PG_POOL_MAX",
             "at least",
         ),
-        ({"DATABASE_URL": URL, "CHATSTORE_PG_POOL_TIMEOUT": "0"}, "CHATSTORE_PG_POOL_TIMEOUT", ""),
+        ({**BASE, "CHATSTORE_PG_POOL_TIMEOUT": "0"}, "CHATSTORE_PG_POOL_TIMEOUT", ""),
+        ({**BASE, "CHATSTORE_REDIS_POOL_MAX": "0"}, "CHATSTORE_REDIS_POOL_MAX", "between"),
+        ({**BASE, "CHATSTORE_SQL_PATH": "/no/such/folder"}, "CHATSTORE_SQL_PATH", "not a folder"),
     ],
 )
 def test_bad_settings_name_the_variable_and_the_rule(
     env: dict[str, str], field: str, rule: str
 ) -> None:
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         Settings.from_env(env)
-    assert caught.value.field == field
-    assert rule in caught.value.rule
+    assert caught.value.setting == field
+    assert rule in str(caught.value)
+
+
+def test_settings_built_in_code_refuse_a_weak_bcrypt_cost() -> None:
+    with pytest.raises(ConfigurationError, match="bcrypt_rounds"):
+        Settings(database_url=URL, redis_url=REDIS, bcrypt_rounds=9)
+
+
+def test_sql_path_lists_folders(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    settings = Settings.from_env({**BASE, "CHATSTORE_SQL_PATH": f"{first}{os.pathsep}{second}"})
+    assert settings.sql_paths == (first, second)
 
 
 def test_prepared_statements_can_be_turned_off_for_pgbouncer() -> None:
-    settings = Settings.from_env({"DATABASE_URL": URL, "CHATSTORE_PG_PREPARE_THRESHOLD": "none"})
+    settings = Settings.from_env({**BASE, "CHATSTORE_PG_PREPARE_THRESHOLD": "none"})
     assert settings.pg_prepare_threshold is None
 
 
 async def test_unknown_database_is_a_configuration_error_not_a_hang(pg_server: PgServer) -> None:
-    settings = Settings(database_url=pg_server.url("no_such_database"), pg_pool_timeout=2)
+    settings = Settings(
+        database_url=pg_server.url("no_such_database"), redis_url=REDIS, pg_pool_timeout=2
+    )
     with pytest.raises(ConfigurationError) as caught:
         async with Database.open(settings):
             pass
@@ -58,5 +84,5 @@ async def test_unknown_database_is_a_configuration_error_not_a_hang(pg_server: P
 async def test_nothing_listening_is_unavailable() -> None:
     url = f"postgresql://chatstore@127.0.0.1:{free_port()}/chatstore"
     with pytest.raises(Unavailable):
-        async with Database.open(Settings(database_url=url, pg_pool_timeout=1)):
+        async with Database.open(Settings(database_url=url, redis_url=REDIS, pg_pool_timeout=1)):
             pass

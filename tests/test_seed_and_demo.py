@@ -28,7 +28,7 @@ def load_seed(url: str) -> None:
 
 
 async def summary(url: str) -> dict[str, Any]:
-    settings = Settings(database_url=url, pg_pool_min=1)
+    settings = Settings(database_url=url, redis_url="redis://unused", pg_pool_min=1)
     async with Database.open(settings) as db, db.connection() as conn:
         row: dict[str, Any] = await db.queries.summary.database_summary(conn)
         return row

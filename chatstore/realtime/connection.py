@@ -85,10 +85,15 @@ def redis_errors() -> Iterator[None]:
         raise Unavailable(f"Redis failed: {error}") from error
 
 
-def _client(url: str) -> redis.asyncio.Redis:
+def _client(settings: Settings) -> redis.asyncio.Redis:
     try:
-        return redis.asyncio.from_url(
-            url,
+        # A blocking pool: past redis_pool_max connections a caller waits up to
+        # redis_pool_timeout for one to come back, instead of failing at once (redis-py's
+        # default pool raises "Too many connections" the moment its cap is reached).
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=settings.redis_pool_max,
+            timeout=settings.redis_pool_timeout,
             # Strings everywhere: every value chatstore stores is text (JSON or ISO dates).
             decode_responses=True,
             socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -104,6 +109,8 @@ def _client(url: str) -> redis.asyncio.Redis:
         raise ConfigurationError(
             "REDIS_URL", "is not a valid redis://, rediss:// or unix:// URL"
         ) from None
+    # from_pool: closing the client closes the pool and its connections too.
+    return redis.asyncio.Redis.from_pool(pool)
 
 
 async def open_redis(settings: Settings) -> redis.asyncio.Redis:
@@ -112,7 +119,7 @@ async def open_redis(settings: Settings) -> redis.asyncio.Redis:
     Raises ConfigurationError("REDIS_URL", ...) for a malformed URL or refused credentials
     and Unavailable when nothing answers. The caller owns the client (`await client.aclose()`).
     """
-    client = _client(settings.redis_url)
+    client = _client(settings)
     try:
         with redis_errors():
             await client.ping()
