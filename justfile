@@ -20,15 +20,16 @@ db-down:
 
 # Apply pending migrations (creates the database if needed) and refresh db/schema.sql.
 migrate:
-    dbmate --wait up
+    chatstore migrate --schema-file db/schema.sql
 
-# Undo the newest migration.
+# Undo the newest migration and refresh db/schema.sql.
 rollback:
-    dbmate rollback
+    chatstore rollback --schema-file db/schema.sql
 
-# Start a new migration: just new-migration add_room_topics
-new-migration name:
-    dbmate new {{ name }}
+# Start a new migration from the house template: just new-migration add_room_topics
+# (`chatstore new-migration --concurrent-index NAME` for CREATE INDEX CONCURRENTLY).
+new-migration name *flags:
+    chatstore new-migration {{ flags }} {{ name }}
 
 # Load development data (idempotent: running it twice adds nothing).
 seed:
@@ -36,17 +37,19 @@ seed:
 
 # Run the demo against the development database.
 demo:
-    python -m chatstore.demo
+    chatstore demo
 
 # Servers up, migrated, seeded, demo.
 dev: db-up migrate seed demo
 
-# Static checks: ruff, mypy --strict, sqlfluff on sql/ and db/checks/, squawk on migrations.
+# Static checks: ruff, mypy --strict, the query-file checks and sqlfluff on sql/ and
+# db/checks/, squawk on migrations. Seconds, no servers.
 lint:
     ruff check .
     ruff format --check .
     mypy
-    sqlfluff lint sql db/checks
+    chatstore lint-sql sql
+    sqlfluff lint sql db/checks tests/app_example/sql
     python scripts/lint_migrations.py
 
 # Everything CI runs: the static checks, then the test suite (which includes the schema
