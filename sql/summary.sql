@@ -3,6 +3,9 @@
 -- name: database_summary()^
 -- One row: how many users, rooms, memberships, messages (and of those, edited and deleted),
 -- revisions and read receipts the database holds.
+-- may scan users, rooms, room_users, messages, message_revisions, message_read_receipts:
+-- exact counts of every row, for the demo and operators; PostgreSQL can only count a table
+-- by reading it (use pg_class.reltuples where an estimate will do).
 SELECT
     (SELECT count(*) FROM users) AS users_count,
     (SELECT count(*) FROM rooms) AS rooms_count,
@@ -22,6 +25,8 @@ SELECT
 -- name: room_overview()
 -- Every room with its kind, display name (direct rooms: the two usernames), member count,
 -- newest seq and time of the last message, newest first.
+-- may scan rooms: it lists every room, for the demo and operators (members and usernames
+-- are looked up per room through their indexes).
 SELECT
     r.id,
     r.kind,

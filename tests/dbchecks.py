@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import aiosql
 import psycopg
 from psycopg.rows import DictRow, dict_row
 
+from chatstore.resources import packaged_sql_dir
 from tests.servers import PROJECT
 
 CHECKS = PROJECT / "db" / "checks"
@@ -29,3 +32,12 @@ async def connect(url: str) -> AsyncIterator[psycopg.AsyncConnection[DictRow]]:
 
 async def rows(generator: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
     return [row async for row in generator]
+
+
+def copy_sql(tmp_path: Path) -> Path:
+    """A copy of chatstore's query files in tmp_path/sql, to break on purpose."""
+    folder = tmp_path / "sql"
+    folder.mkdir()
+    for path in packaged_sql_dir().glob("*.sql"):
+        shutil.copyfile(path, folder / path.name)
+    return folder

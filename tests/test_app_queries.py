@@ -10,6 +10,7 @@ import pytest
 
 from chatstore import ChatStore, ConfigurationError, CreateMessage
 from chatstore.dbmate import MigrationTarget, run_dbmate
+from chatstore.guardrails import assert_sql_ok, assert_static_ok
 from tests.conftest import settings_for
 from tests.servers import PROJECT, RedisServer
 
@@ -20,13 +21,21 @@ class Rollback(Exception):
     """Raised inside a transaction to roll it back."""
 
 
-async def test_app_writes_commit_or_roll_back_with_chatstore_writes(
-    database_url: str, redis_server: RedisServer
-) -> None:
+@pytest.fixture
+def app_database_url(database_url: str) -> str:
+    """A fresh database with chatstore's migrations and then the example application's,
+    recorded in a table of their own."""
     app_migrations = MigrationTarget(
         database_url, directory=APP / "db" / "migrations", table="app_migrations"
     )
     assert run_dbmate(app_migrations, "up") == 0
+    return database_url
+
+
+async def test_app_writes_commit_or_roll_back_with_chatstore_writes(
+    app_database_url: str, redis_server: RedisServer
+) -> None:
+    database_url = app_database_url
     settings = dataclasses.replace(
         settings_for(database_url, redis_server.url(0)), sql_paths=(APP / "sql",)
     )
@@ -67,3 +76,22 @@ async def test_a_query_file_named_like_chatstores_is_refused(
     with pytest.raises(ConfigurationError, match=r"users\.sql has the same name"):
         async with ChatStore.open(settings):
             pass
+
+
+def test_the_guardrails_check_an_application_folder(app_database_url: str) -> None:
+    database_url = app_database_url
+    assert_static_ok([APP / "sql"])
+    assert_sql_ok(
+        database_url,
+        [APP / "sql"],
+        samples={"topic": "news"},
+        reads={"app.list_public_rooms": {"id", "name", "topic"}},
+        require_all=True,
+    )
+    with pytest.raises(AssertionError, match="headline"):
+        assert_sql_ok(
+            database_url,
+            [APP / "sql"],
+            samples={"topic": "news"},
+            reads={"app.list_public_rooms": {"id", "name", "headline"}},
+        )

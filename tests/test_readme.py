@@ -37,3 +37,28 @@ async def test_readme_usage_runs_as_written(
     assert edited.content == "hello, world"
     assert edited.edit_count == 1
     assert page.messages[0].content == "hello"
+
+
+def python_blocks(heading: str) -> list[str]:
+    readme = (PROJECT / "README.md").read_text()
+    section = readme.split(heading, 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+
+
+async def test_readme_smallest_program_runs_as_written(
+    database_url: str,
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("REDIS_URL", redis_server.url(0))
+    monkeypatch.setenv("BCRYPT_ROUNDS", "10")
+    program = python_blocks("## Use chatstore from your project")[0]
+    # The program ends in asyncio.run(main()); inside this test's loop, await main() instead.
+    assert program.rstrip().endswith("asyncio.run(main())")
+    body = program.rstrip().removesuffix("asyncio.run(main())")
+    namespace: dict[str, Any] = {}
+    exec(compile(body, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    await namespace["main"]()
+    assert capsys.readouterr().out.strip() == "['hi']"

@@ -2,7 +2,8 @@
 
 Sharded pub/sub (SPUBLISH/SSUBSCRIBE) for room and user channels alike: standalone Redis 7
 accepts it as it is, and under Redis Cluster it is the kind that routes by the channel's hash
-tag and re-subscribes by itself after a failover (see design.md, "Growing past one machine").
+tag and re-subscribes by itself after a failover (see docs/architecture.md, "Growing past
+one machine").
 A message SPUBLISHed reaches only SSUBSCRIBErs, so publisher and hub must agree: both are here.
 
 `EventHub` holds ONE subscriber connection, whatever the number of listeners: a channel is

@@ -38,6 +38,86 @@ SELECT
 FROM new_rooms AS r
 CROSS JOIN generate_series(1, :per_room) AS s (seq);
 
+-- name: bulk_load_people(owner_id, people, password_hash)!
+-- Creates `people` users, each a plain member of one of the owner's rooms in turn, with
+-- the read marker at seq 10 and a read receipt for that room's message 10.
+WITH people AS (
+    INSERT INTO users (email, username, password_hash)
+    SELECT
+        'person' || g.n || '@example.com' AS email,  -- noqa: RF04
+        'person' || g.n AS username,
+        :password_hash  -- noqa: AL03
+    FROM generate_series(1, :people) AS g (n)
+    RETURNING id
+),
+
+numbered_people AS (
+    SELECT
+        id,
+        row_number() OVER (ORDER BY id) AS n
+    FROM people
+),
+
+numbered_rooms AS (
+    SELECT
+        id,
+        row_number() OVER (ORDER BY id) - 1 AS n,
+        count(*) OVER () AS total
+    FROM rooms
+    WHERE created_by = :owner_id
+),
+
+joined AS (
+    INSERT INTO room_users (room_id, user_id, role, last_read_seq)
+    SELECT
+        r.id AS room_id,
+        p.id AS user_id,
+        'member' AS role,  -- noqa: RF04
+        10 AS last_read_seq
+    FROM numbered_people AS p
+    INNER JOIN numbered_rooms AS r ON mod(p.n, r.total) = r.n
+    RETURNING room_id, user_id
+)
+
+INSERT INTO message_read_receipts (room_id, message_id, user_id)
+SELECT
+    j.room_id,
+    m.id AS message_id,
+    j.user_id
+FROM joined AS j
+INNER JOIN messages AS m ON j.room_id = m.room_id AND m.seq = 10;
+
+-- name: bulk_load_edits(per_room)!
+-- Edits the first `per_room` messages of every room once (those not deleted), keeping each
+-- original text as revision 1, as edit_message does.
+WITH edited AS (
+    UPDATE messages
+    SET
+        content = 'edited ' || content,
+        edit_count = 1,
+        edited_at = now()
+    WHERE seq <= :per_room AND deleted_at IS NULL
+    RETURNING room_id, id, seq, sender_id, created_at
+)
+
+INSERT INTO message_revisions (
+    room_id, message_id, content, revision, edited_by, written_at
+)
+SELECT
+    room_id,
+    id AS message_id,
+    'bulk message ' || seq AS content,  -- noqa: RF04
+    1 AS revision,
+    sender_id AS edited_by,
+    created_at AS written_at
+FROM edited;
+
 -- name: analyze_tables()!
 -- Refreshes planner statistics after a bulk load.
 ANALYZE users, rooms, room_users, messages, message_read_receipts, message_revisions;
+
+-- name: message_at(room_id, seq)^
+-- The id of the message with this seq in the room, or nothing.
+SELECT id
+FROM messages
+WHERE room_id = :room_id AND seq = :seq;

@@ -1,0 +1,114 @@
+"""What chatstore's code reads from each query's rows, by column name, per `file.query`.
+
+The guardrails compare this with the columns each query in `sql/` really returns
+(chatstore.guardrails.column_problems), so renaming an alias or dropping a column the code
+reads fails the tests with a message naming the query, the column and the reader, instead
+of surfacing at run time. Every query in `sql/` that returns rows must have an entry; one
+whose rows are only checked for existence says so with NOT_READ_BY_NAME.
+
+When you change what a repository reads from a row, change its entry here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Final
+
+from chatstore.models import Member, Message, MessageRevision, Receipt, Room, User
+
+
+def _fields(cls: type[Any]) -> frozenset[str]:
+    """The columns a `from_row(cls, row)` (or a mapper naming every field) reads."""
+    return frozenset(field.name for field in dataclasses.fields(cls))
+
+
+USER: Final = _fields(User)
+ROOM: Final = _fields(Room)
+MEMBER: Final = _fields(Member)
+MESSAGE: Final = _fields(Message)
+REVISION: Final = _fields(MessageRevision)
+RECEIPT: Final = _fields(Receipt)
+# The rows are only tested for existence (`row is None`); no column is read by name.
+NOT_READ_BY_NAME: Final[frozenset[str]] = frozenset()
+
+_MESSAGES = "MessageRepository"
+_ROOMS = "RoomRepository"
+_USERS = "UserRepository"
+_PAGE = MESSAGE | {"is_member", "room_last_seq"}
+
+# file.query -> (who reads the rows, the columns read)
+_ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
+    # sql/members.sql
+    "members.get_member": (_ROOMS, MEMBER),
+    "members.unread_counts": (
+        f"{_MESSAGES} and UnreadCounters",
+        frozenset({"room_id", "last_seq", "last_read_seq", "unread_count"}),
+    ),
+    "members.add_member": (_ROOMS, MEMBER),
+    "members.set_member_role": (_ROOMS, MEMBER),
+    "members.demote_owner": (_ROOMS, NOT_READ_BY_NAME),
+    "members.list_members": (_ROOMS, MEMBER),
+    # sql/messages.sql
+    "messages.lock_room_for_send": (_MESSAGES, frozenset({"is_member"})),
+    "messages.find_by_client_id": (_MESSAGES, MESSAGE | {"same_payload"}),
+    "messages.insert_message": (_MESSAGES, MESSAGE),
+    "messages.get_message": (_MESSAGES, MESSAGE | {"is_member"}),
+    "messages.page_before": (_MESSAGES, _PAGE),
+    "messages.page_after": (_MESSAGES, _PAGE),
+    "messages.page_by_offset": (_MESSAGES, _PAGE),
+    "messages.lock_message": (_MESSAGES, MESSAGE | {"actor_role"}),
+    "messages.edit_message": (_MESSAGES, MESSAGE),
+    "messages.soft_delete_message": (_MESSAGES, MESSAGE),
+    "messages.message_history": (_MESSAGES, REVISION | {"is_member"}),
+    # sql/migrations.sql
+    "migrations.applied_migrations": ("chatstore.schema_version", frozenset({"version"})),
+    "migrations.migrations_table_exists": ("chatstore.schema_version", frozenset({"present"})),
+    # sql/receipts.sql
+    "receipts.read_target": (_MESSAGES, frozenset({"is_member", "room_id", "seq"})),
+    "receipts.insert_receipt": (_MESSAGES, RECEIPT),
+    "receipts.get_receipt": (_MESSAGES, RECEIPT),
+    "receipts.message_receipts": (_MESSAGES, RECEIPT | {"is_member"}),
+    # sql/rooms.sql
+    "rooms.create_room": (_ROOMS, ROOM),
+    "rooms.get_room": (_ROOMS, ROOM),
+    "rooms.get_room_with_role": (_ROOMS, ROOM | {"member_role"}),
+    "rooms.update_room": (_ROOMS, ROOM),
+    "rooms.rooms_of_user": (_ROOMS, ROOM | {"role", "last_read_seq", "unread_count"}),
+    "rooms.insert_direct_room": (_ROOMS, ROOM),
+    "rooms.get_direct_room": (_ROOMS, ROOM),
+    # sql/summary.sql
+    "summary.database_summary": (
+        "chatstore.demo",
+        frozenset(
+            {
+                "users_count",
+                "rooms_count",
+                "memberships_count",
+                "messages_count",
+                "edited_messages_count",
+                "deleted_messages_count",
+                "read_receipts_count",
+            }
+        ),
+    ),
+    "summary.room_overview": (
+        "chatstore.demo",
+        frozenset({"display_name", "kind", "members", "last_seq"}),
+    ),
+    # sql/unread.sql
+    "unread.room_states": ("UnreadCounters", frozenset({"room_id", "last_seq", "deleted_seqs"})),
+    # sql/users.sql
+    "users.create_user": (_USERS, USER),
+    "users.get_user": (_USERS, USER),
+    "users.get_user_by_email": (_USERS, USER),
+    "users.get_user_by_username": (_USERS, USER),
+    "users.get_login": (_USERS, USER | {"password_hash"}),
+    "users.get_password_hash": (_USERS, frozenset({"password_hash"})),
+    "users.update_profile": (_USERS, USER),
+    "users.set_online": (_USERS, USER),
+}
+
+READS: Final[dict[str, frozenset[str]]] = {key: columns for key, (_, columns) in _ENTRIES.items()}
+READERS: Final[dict[str, str]] = {key: reader for key, (reader, _) in _ENTRIES.items()}
+
+__all__ = ["NOT_READ_BY_NAME", "READERS", "READS"]
