@@ -13,6 +13,7 @@ import itertools
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,27 @@ def test_the_wheel_carries_the_sql_and_the_migrations(installed: Installed) -> N
     )
 
 
+def test_the_sdist_carries_the_sql_and_the_migrations(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from setuptools import build_meta; build_meta.build_sdist({str(tmp_path)!r})",
+        ],
+        cwd=PROJECT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    (sdist,) = tmp_path.glob("chatstore-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
+    for query_file in sorted((PROJECT / "sql").glob("*.sql")):
+        assert any(n.endswith(f"chatstore/_data/sql/{query_file.name}") for n in names)
+    for migration in sorted((PROJECT / "db" / "migrations").glob("*.sql")):
+        assert any(n.endswith(f"chatstore/_data/migrations/{migration.name}") for n in names)
+
+
 def test_every_verb_has_help(installed: Installed) -> None:
     for verb in ("migrate", "status", "rollback", "check", "demo", "new-migration", "lint-sql"):
         result = installed.run("chatstore", verb, "--help", env={})
@@ -129,6 +151,9 @@ def test_migrate_check_send_and_read_from_the_installed_package(
     program = installed.run("python", str(APP / "smoke.py"), env=env)
     assert "read back: [(1, 'hello from a wheel')]" in program.stdout
     assert "unread for bob: 1" in program.stdout
+
+    demo = installed.run("chatstore", "demo", env=env)
+    assert "delivered live: [1] 'are you there?'" in demo.stdout
 
 
 def test_an_application_folder_with_its_own_queries_and_migrations(
