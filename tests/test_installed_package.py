@@ -120,7 +120,8 @@ def test_the_sdist_carries_the_sql_and_the_migrations(tmp_path: Path) -> None:
 
 
 def test_every_verb_has_help(installed: Installed) -> None:
-    for verb in ("migrate", "status", "rollback", "check", "demo", "new-migration", "lint-sql"):
+    verbs = ("migrate", "status", "rollback", "check", "demo", "new-migration", "lint-sql")
+    for verb in (*verbs, "lint-migrations"):
         result = installed.run("chatstore", verb, "--help", env={})
         assert "usage: chatstore" in result.stdout
     assert "COMMAND" in installed.run("python", "-m", "chatstore", "--help", env={}).stdout
