@@ -8,7 +8,7 @@ context variable, so they commit or roll back together.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from chatstore.config import Settings
 from chatstore.db_errors import translate
 from chatstore.errors import ChatStoreError, ConfigurationError, Unavailable
+from chatstore.models import LogEntry
 from chatstore.queries import Queries, load_queries
 from chatstore.rows import row_factory
 
@@ -53,6 +54,8 @@ class Database:
     def __init__(self, pool: AsyncConnectionPool[Connection], queries: Queries) -> None:
         self.pool = pool
         self.queries = queries
+        # Set by ChatStore: publishes change-log entries once they are committed.
+        self.log_publisher: Callable[[Sequence[LogEntry]], Awaitable[None]] | None = None
 
     @classmethod
     @asynccontextmanager
@@ -132,6 +135,16 @@ class Database:
                 _pending.reset(pending_token)
         for step in pending:
             await step()
+
+    async def log_appended(self, entries: Sequence[LogEntry]) -> None:
+        """A repository appended these change-log entries in the current transaction (or
+        autocommit statement): hand them to the publisher once committed, never on rollback.
+        A dropped publication loses nothing: the log is the truth listeners fill gaps from."""
+        publisher = self.log_publisher
+        if publisher is None or not entries:
+            return
+        committed = tuple(entries)
+        await self.after_commit(lambda: publisher(committed))
 
     async def after_commit(self, step: Callable[[], Awaitable[None]]) -> None:
         """Run `step` once the data it describes is committed: now when no transaction is

@@ -24,6 +24,7 @@ UNIQUE_FIELDS = {
     "messages_pkey": "id",
     "messages_client_id_key": "client_id",
     "messages_room_seq_key": "seq",
+    "room_events_pkey": "event_seq",
 }
 
 # Check constraints -> (field, rule). Input validation catches these first; this is the
@@ -44,6 +45,12 @@ CHECK_RULES = {
     "messages_attachment_iff_media": ("attachment", "is required exactly for image and file"),
     "messages_attachment_shape": ("attachment", "needs url, name, mime_type and size"),
     "messages_client_id_length": ("client_id", "must be 1 to 64 characters"),
+    "room_events_event_seq_positive": ("event_seq", "must be positive"),
+    "room_events_type_format": (
+        "type",
+        "must be a lowercase dotted name (such as app.poll_closed) of at most 64 characters",
+    ),
+    "room_events_payload_is_object": ("payload", "must be a JSON object"),
 }
 
 # Foreign keys -> what was missing.
@@ -57,6 +64,8 @@ FOREIGN_KEY_TARGETS = {
     "messages_sender_id_fkey": "user",
     "message_read_receipts_user_id_fkey": "user",
     "message_read_receipts_room_id_message_id_fkey": "message",
+    "room_events_room_id_fkey": "room",
+    "room_events_actor_id_fkey": "user",
 }
 
 

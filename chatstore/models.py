@@ -142,6 +142,47 @@ class UnreadCount:
     last_read_seq: int
 
 
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One entry of a room's change log: what a listener needs to apply one change.
+
+    `event_seq` is gap-free per room in commit order. `type` is one of chatstore's
+    (`message.created`, `message.edited`, `message.deleted`, `member.joined`, `member.left`,
+    `member.removed`, `member.role_changed`, `room.updated`) or an application's own.
+    """
+
+    room_id: UUID
+    event_seq: int
+    type: str
+    actor_id: UUID | None
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoomHead:
+    """Where a room's change log stands."""
+
+    room_id: UUID
+    last_event_seq: int
+    # Entries up to this event_seq were pruned by retention: a cursor below it cannot be
+    # resumed (the client must reload the room).
+    pruned_through: int
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A user's membership of a room, as a stream needs it."""
+
+    room_id: UUID
+    role: Role
+    # The event_seq of the member.joined entry that made the user a member: a stream that
+    # follows a join starts there.
+    joined_event_seq: int
+    last_event_seq: int
+    pruned_through: int
+
+
 _FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
 
 

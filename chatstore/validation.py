@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import uuid
-from collections.abc import Collection
-from typing import TypeVar
+from collections.abc import Collection, Mapping
+from typing import Any, TypeVar
 
 from chatstore.errors import ValidationError
 
@@ -24,6 +26,25 @@ CONTENT_MAX = 10_000
 CLIENT_ID_MAX = 64
 PAGE_LIMIT_MAX = 200
 OFFSET_MAX = 1_000_000
+# Change-log and application event types: a lowercase dotted name (`app.poll_closed`), the
+# same rule as the room_events_type_format check.
+EVENT_TYPE_MAX = 64
+EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+# chatstore's own event families: an application event named like one of them could be
+# mistaken for chatstore's (a forged `message.created`), so applications cannot use them.
+RESERVED_EVENT_PREFIXES = (
+    "message.",
+    "member.",
+    "room.",
+    "typing.",
+    "presence.",
+    "receipt.",
+    "stream.",
+    "subscription.",
+)
+# An event payload travels in every publish and sits in the log: small on purpose.
+JSON_OBJECT_MAX_BYTES = 16 * 1024
+_JSON_DEPTH_MAX = 32
 
 
 def uuid_value(field: str, value: object) -> uuid.UUID:
@@ -111,3 +132,62 @@ def offset(value: object) -> int:
 
 def seq(field: str, value: object) -> int:
     return integer(field, value, low=0, high=2**62)
+
+
+def event_type(field: str, value: object) -> str:
+    """An application's event type: lowercase dotted, at most 64 characters, outside
+    chatstore's own prefixes (RESERVED_EVENT_PREFIXES)."""
+    name = text(field, value, max_chars=EVENT_TYPE_MAX)
+    # fullmatch: `$` alone would also accept a trailing newline.
+    if not EVENT_TYPE_RE.fullmatch(name):
+        raise ValidationError(
+            field, "must be a lowercase dotted name such as app.poll_closed (a-z, 0-9, _)"
+        )
+    if name.startswith(RESERVED_EVENT_PREFIXES):
+        family = name.split(".", 1)[0]
+        raise ValidationError(field, f"must not start with '{family}.', which is chatstore's")
+    return name
+
+
+def json_object(
+    field: str, value: object, *, max_bytes: int = JSON_OBJECT_MAX_BYTES
+) -> dict[str, Any]:
+    """A mapping that JSON (and PostgreSQL's jsonb) carries unchanged, at most `max_bytes`
+    as compact UTF-8 JSON. Returns a plain copy, exactly what a reader will get back."""
+    if not isinstance(value, Mapping):
+        raise ValidationError(field, "must be a JSON object (a dict)")
+    _check_json(field, value, 0)
+    encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if len(encoded.encode("utf-8")) > max_bytes:
+        raise ValidationError(field, f"must be at most {max_bytes} bytes as JSON")
+    copy: dict[str, Any] = json.loads(encoded)
+    return copy
+
+
+def _check_json(field: str, value: object, depth: int) -> None:
+    """Refuse what json.dumps would change or PostgreSQL's jsonb refuses: non-string keys
+    (silently stringified), NaN and infinities, NUL characters, and other Python objects."""
+    if depth > _JSON_DEPTH_MAX:
+        raise ValidationError(field, f"must nest at most {_JSON_DEPTH_MAX} levels deep")
+    if value is None or isinstance(value, bool | int):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(field, "must not contain NaN or infinite numbers")
+        return
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationError(field, "must not contain NUL characters")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValidationError(field, "must have string keys only")
+            _check_json(field, key, depth + 1)
+            _check_json(field, item, depth + 1)
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check_json(field, item, depth + 1)
+        return
+    raise ValidationError(field, f"must hold only JSON values, not {type(value).__name__}")

@@ -15,6 +15,33 @@ SET client_min_messages = warning;
 SET row_security = off;
 
 --
+-- Name: bump_membership_version(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.bump_membership_version() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- Only membership_version is set, so the users_set_updated_at trigger (BEFORE UPDATE OF
+    -- email, username, display_name, password_hash) does not fire: joining a room is not a
+    -- profile edit. For a user being deleted (the cascade of DELETE FROM users), the row is
+    -- already gone and this updates nothing.
+    UPDATE users
+    SET membership_version = membership_version + 1
+    WHERE id = CASE WHEN TG_OP = 'DELETE' THEN OLD.user_id ELSE NEW.user_id END;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION bump_membership_version(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.bump_membership_version() IS 'AFTER INSERT OR DELETE trigger on room_users: bumps the member''s users.membership_version.';
+
+
+--
 -- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -89,6 +116,7 @@ CREATE TABLE public.room_users (
     joined_at timestamp with time zone DEFAULT now() NOT NULL,
     last_read_seq bigint DEFAULT 0 NOT NULL,
     last_read_at timestamp with time zone,
+    joined_event_seq bigint DEFAULT 0 NOT NULL,
     CONSTRAINT room_users_last_read_seq_not_negative CHECK ((last_read_seq >= 0)),
     CONSTRAINT room_users_role_valid CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text])))
 );
@@ -99,6 +127,13 @@ CREATE TABLE public.room_users (
 --
 
 COMMENT ON TABLE public.room_users IS 'Room membership: role and read marker per member.';
+
+
+--
+-- Name: COLUMN room_users.joined_event_seq; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.room_users.joined_event_seq IS 'event_seq of the member.joined entry that made the user a member (0: joined before the log).';
 
 
 --
@@ -117,6 +152,8 @@ CREATE TABLE public.rooms (
     last_message_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_event_seq bigint DEFAULT 0 NOT NULL,
+    pruned_through bigint DEFAULT 0 NOT NULL,
     CONSTRAINT rooms_description_length CHECK ((char_length(description) <= 1000)),
     CONSTRAINT rooms_direct_pair_only_for_direct CHECK (((kind = 'direct'::text) OR ((direct_user_low IS NULL) AND (direct_user_high IS NULL)))),
     CONSTRAINT rooms_direct_pair_ordered CHECK ((direct_user_low < direct_user_high)),
@@ -139,6 +176,20 @@ COMMENT ON TABLE public.rooms IS 'Public, private and direct conversations.';
 --
 
 COMMENT ON COLUMN public.rooms.last_seq IS 'Highest message seq handed out in this room.';
+
+
+--
+-- Name: COLUMN rooms.last_event_seq; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rooms.last_event_seq IS 'Highest change-log event_seq handed out in this room (taken under the room row lock).';
+
+
+--
+-- Name: COLUMN rooms.pruned_through; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rooms.pruned_through IS 'Change-log entries up to this event_seq may have been pruned; every later one exists.';
 
 
 --
@@ -210,6 +261,30 @@ COMMENT ON TABLE public.message_revisions IS 'Every previous version of an edite
 
 
 --
+-- Name: room_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.room_events (
+    room_id uuid NOT NULL,
+    event_seq bigint NOT NULL,
+    type text NOT NULL,
+    actor_id uuid,
+    payload jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT room_events_event_seq_positive CHECK ((event_seq > 0)),
+    CONSTRAINT room_events_payload_is_object CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT room_events_type_format CHECK (((char_length(type) <= 64) AND (type ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$'::text)))
+);
+
+
+--
+-- Name: TABLE room_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.room_events IS 'Per-room change log; event_seq is gap-free per room in commit order (rooms.last_event_seq).';
+
+
+--
 -- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -232,6 +307,7 @@ CREATE TABLE public.users (
     last_seen_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    membership_version bigint DEFAULT 0 NOT NULL,
     CONSTRAINT users_display_name_length CHECK (((char_length(display_name) >= 1) AND (char_length(display_name) <= 100))),
     CONSTRAINT users_email_format CHECK (((char_length(email) <= 254) AND (email ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'::text))),
     CONSTRAINT users_password_hash_is_bcrypt CHECK ((password_hash ~ '^\$2[aby]\$(1[0-9]|2[0-9]|3[01])\$[./A-Za-z0-9]{53}$'::text)),
@@ -251,6 +327,13 @@ COMMENT ON TABLE public.users IS 'People who chat. Never stores a password, only
 --
 
 COMMENT ON COLUMN public.users.is_online IS 'Written through from Redis presence; Redis is the live view.';
+
+
+--
+-- Name: COLUMN users.membership_version; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.users.membership_version IS 'Moves whenever a membership of this user is added or removed (trigger on room_users).';
 
 
 --
@@ -275,6 +358,14 @@ ALTER TABLE ONLY public.message_revisions
 
 ALTER TABLE ONLY public.messages
     ADD CONSTRAINT messages_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: room_events room_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_events
+    ADD CONSTRAINT room_events_pkey PRIMARY KEY (room_id, event_seq);
 
 
 --
@@ -366,6 +457,20 @@ CREATE INDEX messages_sender_id_idx ON public.messages USING btree (sender_id);
 
 
 --
+-- Name: room_events_actor_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX room_events_actor_id_idx ON public.room_events USING btree (actor_id) WHERE (actor_id IS NOT NULL);
+
+
+--
+-- Name: room_events_created_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX room_events_created_at_idx ON public.room_events USING btree (created_at);
+
+
+--
 -- Name: room_users_user_id_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -412,6 +517,13 @@ CREATE UNIQUE INDEX users_username_lower_key ON public.users USING btree (lower(
 --
 
 CREATE TRIGGER messages_set_updated_at BEFORE UPDATE OF content, attachment, edited_at, deleted_at ON public.messages FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: room_users room_users_bump_membership_version; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER room_users_bump_membership_version AFTER INSERT OR DELETE ON public.room_users FOR EACH ROW EXECUTE FUNCTION public.bump_membership_version();
 
 
 --
@@ -485,6 +597,22 @@ ALTER TABLE ONLY public.messages
 
 
 --
+-- Name: room_events room_events_actor_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_events
+    ADD CONSTRAINT room_events_actor_id_fkey FOREIGN KEY (actor_id) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: room_events room_events_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_events
+    ADD CONSTRAINT room_events_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
+
+
+--
 -- Name: room_users room_users_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -543,4 +671,6 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261125120400'),
     ('20261125120500'),
     ('20261125120600'),
-    ('20261125120700');
+    ('20261125120700'),
+    ('20261126123000'),
+    ('20261126123100');

@@ -25,70 +25,349 @@ FROM member_unread AS mu
 WHERE mu.user_id = :user_id
 ORDER BY mu.last_message_at DESC NULLS LAST, mu.room_id ASC;
 
--- name: add_member(room_id, user_id, role)^
--- Adds a member and returns the membership, or nothing when the room does not exist. The
--- read marker starts at the room's last seq: joining does not make the history unread.
-INSERT INTO room_users (room_id, user_id, role, last_read_seq)
+-- name: add_member(room_id, user_id, role, actor_id)^
+-- The new membership plus its member.joined log entry (event_* columns), or nothing when
+-- the room does not exist. In one statement: bumps the room's last_event_seq (locking the
+-- room row), inserts the member with joined_event_seq = that seq and the read marker at the
+-- room's last seq (joining does not make the history unread), and appends the entry. An
+-- existing member violates room_users_pkey and the whole statement writes nothing.
+WITH bumped AS (
+    UPDATE rooms
+    SET last_event_seq = last_event_seq + 1
+    WHERE id = :room_id
+    RETURNING id, last_seq, last_event_seq
+),
+
+joined AS (
+    INSERT INTO room_users (room_id, user_id, role, last_read_seq, joined_event_seq)
+    SELECT
+        b.id,
+        :user_id,
+        :role,
+        b.last_seq,
+        b.last_event_seq
+    FROM bumped AS b
+    RETURNING
+        room_id,
+        user_id,
+        role,
+        joined_at,
+        last_read_seq,
+        last_read_at,
+        joined_event_seq
+),
+
+logged AS (
+    INSERT INTO room_events (room_id, event_seq, type, actor_id, payload)
+    SELECT
+        j.room_id,
+        j.joined_event_seq,
+        'member.joined' AS event_type,
+        :actor_id::uuid AS actor_id,
+        jsonb_build_object('user_id', j.user_id, 'role', j.role) AS payload
+    FROM joined AS j
+    RETURNING room_id, event_seq, type, actor_id, payload, created_at
+)
+
 SELECT
-    r.id,
-    :user_id,
-    :role,
-    r.last_seq
-FROM rooms AS r
-WHERE r.id = :room_id
-RETURNING
-    room_id,
-    user_id,
-    role,
-    joined_at,
-    last_read_seq,
-    last_read_at;
+    j.room_id,
+    j.user_id,
+    j.role,
+    j.joined_at,
+    j.last_read_seq,
+    j.last_read_at,
+    j.joined_event_seq,
+    l.room_id AS event_room_id,
+    l.event_seq,
+    l.type AS event_type,
+    l.actor_id AS event_actor_id,
+    l.payload AS event_payload,
+    l.created_at AS event_created_at
+FROM joined AS j
+INNER JOIN logged AS l ON j.joined_event_seq = l.event_seq;
 
--- name: add_members_if_absent(room_id, user_ids)!
--- Adds each user as a plain member unless already one (read marker at the room's last
--- seq); returns how many were added.
-INSERT INTO room_users (room_id, user_id, role, last_read_seq)
+-- name: add_members_if_absent(room_id, user_ids)^
+-- One row: how many of user_ids were added (those not yet members, as plain members with
+-- the read marker at the room's last seq) and the event_seq of the first of their
+-- member.joined log entries (NULL when none), which take consecutive event_seqs in the order
+-- of user_ids; the entries' actor is the room's creator (a direct room's members are added
+-- by whoever created it). The room's last_event_seq moves by the number added, in the same
+-- statement. Membership is read from the statement's snapshot: run it where no other
+-- transaction can add these members meanwhile (a direct room just created, or found after
+-- its creator committed); a member added concurrently anyway makes the statement fail on
+-- room_users_pkey rather than leave a gap in the log.
+WITH absent AS (
+    SELECT
+        u.user_id,
+        u.position
+    FROM unnest(:user_ids::uuid[]) WITH ORDINALITY AS u (user_id, position)
+    WHERE NOT EXISTS (
+        SELECT FROM room_users AS ru
+        WHERE ru.room_id = :room_id AND ru.user_id = u.user_id
+    )
+),
+
+bumped AS (
+    UPDATE rooms AS r
+    SET last_event_seq = r.last_event_seq + (SELECT count(*) FROM absent)
+    WHERE r.id = :room_id AND EXISTS (SELECT FROM absent)
+    RETURNING r.id, r.created_by, r.last_seq, r.last_event_seq
+),
+
+numbered AS (
+    SELECT
+        b.id AS room_id,
+        b.created_by,
+        a.user_id,
+        b.last_seq,
+        b.last_event_seq
+        - (SELECT count(*) FROM absent)
+        + row_number() OVER (ORDER BY a.position) AS event_seq
+    FROM bumped AS b
+    CROSS JOIN absent AS a
+),
+
+joined AS (
+    INSERT INTO room_users (room_id, user_id, role, last_read_seq, joined_event_seq)
+    SELECT
+        n.room_id,
+        n.user_id,
+        'member' AS new_role,
+        n.last_seq,
+        n.event_seq
+    FROM numbered AS n
+    ORDER BY n.event_seq
+    RETURNING room_id, user_id, role, joined_event_seq
+),
+
+logged AS (
+    INSERT INTO room_events (room_id, event_seq, type, actor_id, payload)
+    SELECT
+        j.room_id,
+        j.joined_event_seq,
+        'member.joined' AS event_type,
+        n.created_by,
+        jsonb_build_object('user_id', j.user_id, 'role', j.role) AS payload
+    FROM joined AS j
+    INNER JOIN numbered AS n ON j.joined_event_seq = n.event_seq
+    RETURNING event_seq
+)
+
 SELECT
-    r.id,
-    u.user_id,
-    'member' AS new_role,
-    r.last_seq
-FROM rooms AS r
-CROSS JOIN unnest(:user_ids::uuid[]) AS u (user_id)
-WHERE r.id = :room_id
-ON CONFLICT (room_id, user_id) DO NOTHING;
+    count(*) AS added_count,
+    min(l.event_seq) AS first_event_seq
+FROM logged AS l;
 
--- name: set_member_role(room_id, user_id, role)^
--- Changes a member's role and returns the membership, or nothing when not a member.
-UPDATE room_users
-SET role = :role
-WHERE room_id = :room_id AND user_id = :user_id
-RETURNING
-    room_id,
-    user_id,
-    role,
-    joined_at,
-    last_read_seq,
-    last_read_at;
+-- name: set_member_role(room_id, user_id, role, actor_id)^
+-- The membership with its new role plus its member.role_changed log entry (event_* columns:
+-- user_id, role, previous_role; NULL when the role did not change), or nothing when the
+-- user is not a member. The room row is locked first (the order every log write uses),
+-- then the membership row, whose current role is read as previous_role.
+WITH locked_room AS (
+    SELECT r.id
+    FROM rooms AS r
+    WHERE r.id = :room_id
+    FOR NO KEY UPDATE
+),
 
--- name: demote_owner(room_id, user_id)^
--- Turns the room's owner into an admin (the first half of an ownership transfer) and
--- returns the membership, or nothing when the user is no longer the owner.
-UPDATE room_users
-SET role = 'admin'
-WHERE room_id = :room_id AND user_id = :user_id AND role = 'owner'
-RETURNING
-    room_id,
-    user_id,
-    role,
-    joined_at,
-    last_read_seq,
-    last_read_at;
+previous AS (
+    SELECT
+        ru.room_id,
+        ru.user_id,
+        ru.role
+    FROM room_users AS ru
+    INNER JOIN locked_room AS lr ON ru.room_id = lr.id
+    WHERE ru.user_id = :user_id
+    FOR NO KEY UPDATE OF ru
+),
 
--- name: remove_member(room_id, user_id)!
--- Ends a membership; 1 row, or 0 when the user was not a member.
-DELETE FROM room_users
-WHERE room_id = :room_id AND user_id = :user_id;
+changed AS (
+    UPDATE room_users AS ru
+    SET role = :role
+    FROM previous AS p
+    WHERE ru.room_id = p.room_id AND ru.user_id = p.user_id
+    RETURNING
+        ru.room_id,
+        ru.user_id,
+        ru.role,
+        ru.joined_at,
+        ru.last_read_seq,
+        ru.last_read_at,
+        p.role AS previous_role
+),
+
+bumped AS (
+    UPDATE rooms AS r
+    SET last_event_seq = r.last_event_seq + 1
+    FROM changed AS c
+    WHERE r.id = c.room_id AND c.role <> c.previous_role
+    RETURNING r.id, r.last_event_seq
+),
+
+logged AS (
+    INSERT INTO room_events (room_id, event_seq, type, actor_id, payload)
+    SELECT
+        c.room_id,
+        b.last_event_seq,
+        'member.role_changed' AS event_type,
+        :actor_id::uuid AS actor_id,
+        jsonb_build_object(
+            'user_id', c.user_id, 'role', c.role, 'previous_role', c.previous_role
+        ) AS payload
+    FROM changed AS c
+    INNER JOIN bumped AS b ON c.room_id = b.id
+    RETURNING room_id, event_seq, type, actor_id, payload, created_at
+)
+
+SELECT
+    c.room_id,
+    c.user_id,
+    c.role,
+    c.joined_at,
+    c.last_read_seq,
+    c.last_read_at,
+    l.room_id AS event_room_id,
+    l.event_seq,
+    l.type AS event_type,
+    l.actor_id AS event_actor_id,
+    l.payload AS event_payload,
+    l.created_at AS event_created_at
+FROM changed AS c
+LEFT JOIN logged AS l ON TRUE;
+
+-- name: demote_owner(room_id, user_id, actor_id)^
+-- The membership of the room's owner turned admin (the first half of an ownership
+-- transfer) plus its member.role_changed log entry (event_* columns), or nothing when the
+-- user is no longer the owner. Locks the room row first, then the membership row, so the
+-- ownership it sees is current.
+WITH locked_room AS (
+    SELECT r.id
+    FROM rooms AS r
+    WHERE r.id = :room_id
+    FOR NO KEY UPDATE
+),
+
+previous AS (
+    SELECT
+        ru.room_id,
+        ru.user_id,
+        ru.role
+    FROM room_users AS ru
+    INNER JOIN locked_room AS lr ON ru.room_id = lr.id
+    WHERE ru.user_id = :user_id AND ru.role = 'owner'
+    FOR NO KEY UPDATE OF ru
+),
+
+changed AS (
+    UPDATE room_users AS ru
+    SET role = 'admin'
+    FROM previous AS p
+    WHERE ru.room_id = p.room_id AND ru.user_id = p.user_id
+    RETURNING
+        ru.room_id,
+        ru.user_id,
+        ru.role,
+        ru.joined_at,
+        ru.last_read_seq,
+        ru.last_read_at,
+        p.role AS previous_role
+),
+
+bumped AS (
+    UPDATE rooms AS r
+    SET last_event_seq = r.last_event_seq + 1
+    FROM changed AS c
+    WHERE r.id = c.room_id
+    RETURNING r.id, r.last_event_seq
+),
+
+logged AS (
+    INSERT INTO room_events (room_id, event_seq, type, actor_id, payload)
+    SELECT
+        c.room_id,
+        b.last_event_seq,
+        'member.role_changed' AS event_type,
+        :actor_id::uuid AS actor_id,
+        jsonb_build_object(
+            'user_id', c.user_id, 'role', c.role, 'previous_role', c.previous_role
+        ) AS payload
+    FROM changed AS c
+    INNER JOIN bumped AS b ON c.room_id = b.id
+    RETURNING room_id, event_seq, type, actor_id, payload, created_at
+)
+
+SELECT
+    c.room_id,
+    c.user_id,
+    c.role,
+    c.joined_at,
+    c.last_read_seq,
+    c.last_read_at,
+    l.room_id AS event_room_id,
+    l.event_seq,
+    l.type AS event_type,
+    l.actor_id AS event_actor_id,
+    l.payload AS event_payload,
+    l.created_at AS event_created_at
+FROM changed AS c
+INNER JOIN logged AS l ON TRUE;
+
+-- name: remove_member(room_id, user_id, actor_id)^
+-- The member.left (actor_id is the user) or member.removed (payload also names removed_by)
+-- log entry of an ended membership, or nothing when the user was not a member. Locks the
+-- room row first (senders lock it before their membership row, so the reverse order here
+-- could deadlock), then deletes the membership and appends the entry.
+WITH locked_room AS (
+    SELECT r.id
+    FROM rooms AS r
+    WHERE r.id = :room_id
+    FOR NO KEY UPDATE
+),
+
+removed AS (
+    DELETE FROM room_users AS ru
+    USING locked_room AS lr
+    WHERE ru.room_id = lr.id AND ru.user_id = :user_id
+    RETURNING ru.room_id, ru.user_id, ru.role
+),
+
+bumped AS (
+    UPDATE rooms AS r
+    SET last_event_seq = r.last_event_seq + 1
+    FROM removed AS d
+    WHERE r.id = d.room_id
+    RETURNING r.id, r.last_event_seq
+),
+
+logged AS (
+    INSERT INTO room_events (room_id, event_seq, type, actor_id, payload)
+    SELECT
+        d.room_id,
+        b.last_event_seq,
+        CASE
+            WHEN d.user_id = :actor_id::uuid THEN 'member.left' ELSE 'member.removed'
+        END AS event_type,
+        :actor_id::uuid AS actor_id,
+        CASE
+            WHEN d.user_id = :actor_id::uuid
+                THEN jsonb_build_object('user_id', d.user_id, 'role', d.role)
+            ELSE jsonb_build_object(
+                'user_id', d.user_id, 'role', d.role, 'removed_by', :actor_id::uuid
+            )
+        END AS payload
+    FROM removed AS d
+    INNER JOIN bumped AS b ON d.room_id = b.id
+    RETURNING room_id, event_seq, type, actor_id, payload, created_at
+)
+
+SELECT
+    l.room_id AS event_room_id,
+    l.event_seq,
+    l.type AS event_type,
+    l.actor_id AS event_actor_id,
+    l.payload AS event_payload,
+    l.created_at AS event_created_at
+FROM logged AS l;
 
 -- name: list_members(room_id, limit, offset)
 -- A page of a room's members, earliest joined first (user_id breaks ties).

@@ -55,67 +55,67 @@ WHERE
     AND m.sender_id = :sender_id
     AND m.client_id = :client_id;
 
--- name: insert_message(room_id, sender_id, kind, content, attachment, client_id)^
--- Appends a message and returns it: bumps the room's last_seq, inserts the message with
--- that seq and moves the sender's read marker to it (never backward), in one statement.
--- Run after lock_room_for_send in the same transaction (the room must exist).
-WITH bumped AS (
-    UPDATE rooms
-    SET last_seq = last_seq + 1, last_message_at = now()
-    WHERE id = :room_id
-    RETURNING last_seq
-),
-
-inserted AS (
-    INSERT INTO messages (room_id, seq, sender_id, kind, content, attachment, client_id)
-    VALUES (
-        :room_id,
-        (SELECT b.last_seq FROM bumped AS b),
-        :sender_id,
-        :kind,
-        :content,
-        :attachment,
-        :client_id
-    )
-    RETURNING
-        id,
-        room_id,
-        seq,
-        sender_id,
-        kind,
-        content,
-        attachment,
-        client_id,
-        created_at,
-        edited_at,
-        edit_count,
-        deleted_at
-),
-
-marker AS (
-    UPDATE room_users AS ru
-    SET
-        last_read_seq = greatest(ru.last_read_seq, i.seq),
-        last_read_at = now()
-    FROM inserted AS i
-    WHERE ru.room_id = i.room_id AND ru.user_id = i.sender_id
-    RETURNING ru.user_id
+-- name: lock_message(message_id, user_id)^
+-- One message (deleted content masked) and the user's role in its room (NULL for a
+-- non-member), or nothing when the message does not exist. Locks the message's room row,
+-- then the message, until the transaction ends: edits and deletes append to the room's log
+-- under the room lock, and taking it before the message's keeps the order senders and room
+-- deletion use (room first, then its rows), so none of them can deadlock another.
+WITH locked_room AS (
+    SELECT r.id
+    FROM messages AS msg
+    INNER JOIN rooms AS r ON msg.room_id = r.id
+    WHERE msg.id = :message_id
+    FOR NO KEY UPDATE OF r
 )
 
 SELECT
-    i.id,
-    i.room_id,
-    i.seq,
-    i.sender_id,
-    i.kind,
-    i.content,
-    i.attachment,
-    i.client_id,
-    i.created_at,
-    i.edited_at,
-    i.edit_count,
-    i.deleted_at
-FROM inserted AS i;
+    m.id,
+    m.room_id,
+    m.seq,
+    m.sender_id,
+    m.kind,
+    m.client_id,
+    m.created_at,
+    m.edited_at,
+    m.edit_count,
+    m.deleted_at,
+    ru.role AS actor_role,
+    CASE WHEN m.deleted_at IS NULL THEN m.content END AS content,  -- noqa: RF04
+    CASE WHEN m.deleted_at IS NULL THEN m.attachment END AS attachment
+-- The message is joined on the locked room, so its own lock is taken after the room's (a
+-- room deleted meanwhile leaves no row: NotFound).
+FROM locked_room AS lr
+INNER JOIN messages AS m ON lr.id = m.room_id
+LEFT JOIN room_users AS ru
+    ON m.room_id = ru.room_id AND ru.user_id = :user_id
+WHERE m.id = :message_id
+FOR NO KEY UPDATE OF m;
+
+-- name: message_history(message_id, user_id)
+-- A message's previous versions, oldest first, each row carrying whether the user is a
+-- member and whether the message is deleted. No rows: no such message. One row with a
+-- NULL revision: never edited, deleted (its history is content too), or a non-member.
+SELECT
+    rv.message_id,
+    rv.revision,
+    rv.content,
+    rv.edited_by,
+    rv.written_at,
+    rv.replaced_at,
+    ru.user_id IS NOT NULL AS is_member,
+    m.deleted_at IS NOT NULL AS is_deleted
+FROM messages AS m
+LEFT JOIN room_users AS ru
+    ON m.room_id = ru.room_id AND ru.user_id = :user_id
+-- Keyed on the membership row (non-members get no revisions) and on not being deleted.
+LEFT JOIN message_revisions AS rv
+    ON
+        ru.room_id = rv.room_id
+        AND m.id = rv.message_id
+        AND m.deleted_at IS NULL
+WHERE m.id = :message_id
+ORDER BY rv.revision ASC;
 
 -- name: get_message(message_id, user_id)^
 -- One message and whether the user is a member of its room (content and attachment only
@@ -281,34 +281,120 @@ LEFT JOIN LATERAL (
 WHERE r.id = :room_id
 ORDER BY m.seq DESC;
 
--- name: lock_message(message_id, user_id)^
--- One message (deleted content masked), locked until the transaction ends so edits and
--- deletes of it queue up, and the user's role in its room (NULL for a non-member);
--- nothing when the message does not exist.
+-- name: insert_message(room_id, sender_id, kind, content, attachment, client_id)^
+-- The new message plus its message.created log entry (event_* columns). In one statement:
+-- bumps the room's last_seq and last_event_seq, inserts the message with that seq, moves
+-- the sender's read marker to it (never backward) and appends the entry, whose payload is
+-- the message exactly as a normal read returns it. Run after lock_room_for_send in the same
+-- transaction (the room must exist).
+-- Both seqs come from the one UPDATE of the room row, so a room's message seqs and
+-- event_seqs advance together in commit order, and logging costs a send no extra round
+-- trip. rooms_set_updated_at does not fire: sending is not an edit of the room. A retried
+-- send (same client_id) never reaches this statement (find_by_client_id returns the first
+-- message), so it appends nothing.
+WITH bumped AS (
+    UPDATE rooms
+    SET
+        last_seq = last_seq + 1,
+        last_event_seq = last_event_seq + 1,
+        last_message_at = now()
+    WHERE id = :room_id
+    RETURNING last_seq, last_event_seq
+),
+
+inserted AS (
+    INSERT INTO messages (room_id, seq, sender_id, kind, content, attachment, client_id)
+    VALUES (
+        :room_id,
+        (SELECT b.last_seq FROM bumped AS b),
+        :sender_id,
+        :kind,
+        :content,
+        :attachment,
+        :client_id
+    )
+    RETURNING
+        id,
+        room_id,
+        seq,
+        sender_id,
+        kind,
+        content,
+        attachment,
+        client_id,
+        created_at,
+        edited_at,
+        edit_count,
+        deleted_at
+),
+
+marker AS (
+    UPDATE room_users AS ru
+    SET
+        last_read_seq = greatest(ru.last_read_seq, i.seq),
+        last_read_at = now()
+    FROM inserted AS i
+    WHERE ru.room_id = i.room_id AND ru.user_id = i.sender_id
+    RETURNING ru.user_id
+),
+
+logged AS (
+    INSERT INTO room_events (room_id, event_seq, type, actor_id, payload)
+    SELECT
+        i.room_id,
+        b.last_event_seq,
+        'message.created' AS event_type,
+        i.sender_id,
+        -- jsonb_build_object renders uuids and timestamps as to_jsonb does: ISO 8601
+        -- strings (with the session's UTC offset), the shape a normal read serialises to.
+        jsonb_build_object(
+            'id', i.id,
+            'room_id', i.room_id,
+            'seq', i.seq,
+            'sender_id', i.sender_id,
+            'kind', i.kind,
+            'content', i.content,
+            'attachment', i.attachment,
+            'client_id', i.client_id,
+            'created_at', i.created_at,
+            'edited_at', i.edited_at,
+            'edit_count', i.edit_count,
+            'deleted', FALSE
+        ) AS payload
+    FROM inserted AS i
+    CROSS JOIN bumped AS b
+    RETURNING room_id, event_seq, type, actor_id, payload, created_at
+)
+
 SELECT
-    m.id,
-    m.room_id,
-    m.seq,
-    m.sender_id,
-    m.kind,
-    m.client_id,
-    m.created_at,
-    m.edited_at,
-    m.edit_count,
-    m.deleted_at,
-    ru.role AS actor_role,
-    CASE WHEN m.deleted_at IS NULL THEN m.content END AS content,  -- noqa: RF04
-    CASE WHEN m.deleted_at IS NULL THEN m.attachment END AS attachment
-FROM messages AS m
-LEFT JOIN room_users AS ru
-    ON m.room_id = ru.room_id AND ru.user_id = :user_id
-WHERE m.id = :message_id
-FOR NO KEY UPDATE OF m;
+    i.id,
+    i.room_id,
+    i.seq,
+    i.sender_id,
+    i.kind,
+    i.content,
+    i.attachment,
+    i.client_id,
+    i.created_at,
+    i.edited_at,
+    i.edit_count,
+    i.deleted_at,
+    l.room_id AS event_room_id,
+    l.event_seq,
+    l.type AS event_type,
+    l.actor_id AS event_actor_id,
+    l.payload AS event_payload,
+    l.created_at AS event_created_at
+-- The entry under event_* names, since the message's own row has room_id and created_at.
+FROM inserted AS i
+CROSS JOIN logged AS l;
 
 -- name: edit_message(room_id, message_id, content, editor_id)^
--- Keeps the current version in message_revisions (revision = edit_count + 1, written when
--- the message was created or last edited) and replaces the content; returns the edited
--- message, or nothing when it does not exist or is deleted. Run after lock_message.
+-- The edited message plus its message.edited log entry (event_* columns), or nothing when
+-- it does not exist or is deleted. Keeps the current version in message_revisions
+-- (revision = edit_count + 1, written when the message was created or last edited),
+-- replaces the content, bumps the room's last_event_seq and appends the entry (the message
+-- as a normal read returns it). Run after lock_message (which holds the room lock).
 WITH previous AS (
     INSERT INTO message_revisions (
         room_id, message_id, content, attachment, revision, edited_by, written_at
@@ -324,75 +410,160 @@ WITH previous AS (
     FROM messages AS m
     WHERE m.room_id = :room_id AND m.id = :message_id AND m.deleted_at IS NULL
     RETURNING revision
+),
+
+edited AS (
+    UPDATE messages AS m
+    SET
+        content = :content,
+        edited_at = now(),
+        edit_count = m.edit_count + 1
+    FROM previous AS p
+    -- Joined on the revision just kept: no revision written, no edit.
+    WHERE
+        m.room_id = :room_id
+        AND m.id = :message_id
+        AND m.deleted_at IS NULL
+        AND p.revision = m.edit_count + 1
+    RETURNING
+        m.id,
+        m.room_id,
+        m.seq,
+        m.sender_id,
+        m.kind,
+        m.content,
+        m.attachment,
+        m.client_id,
+        m.created_at,
+        m.edited_at,
+        m.edit_count,
+        m.deleted_at
+),
+
+bumped AS (
+    UPDATE rooms AS r
+    SET last_event_seq = r.last_event_seq + 1
+    FROM edited AS e
+    WHERE r.id = e.room_id
+    RETURNING r.id, r.last_event_seq
+),
+
+logged AS (
+    INSERT INTO room_events (room_id, event_seq, type, actor_id, payload)
+    SELECT
+        e.room_id,
+        b.last_event_seq,
+        'message.edited' AS event_type,
+        :editor_id AS actor_id,
+        jsonb_build_object(
+            'id', e.id,
+            'room_id', e.room_id,
+            'seq', e.seq,
+            'sender_id', e.sender_id,
+            'kind', e.kind,
+            'content', e.content,
+            'attachment', e.attachment,
+            'client_id', e.client_id,
+            'created_at', e.created_at,
+            'edited_at', e.edited_at,
+            'edit_count', e.edit_count,
+            'deleted', FALSE
+        ) AS payload
+    FROM edited AS e
+    INNER JOIN bumped AS b ON e.room_id = b.id
+    RETURNING room_id, event_seq, type, actor_id, payload, created_at
 )
 
-UPDATE messages AS m
-SET
-    content = :content,
-    edited_at = now(),
-    edit_count = m.edit_count + 1
-FROM previous AS p
--- Joined on the revision just kept: no revision written, no edit.
-WHERE
-    m.room_id = :room_id
-    AND m.id = :message_id
-    AND m.deleted_at IS NULL
-    AND p.revision = m.edit_count + 1
-RETURNING
-    m.id,
-    m.room_id,
-    m.seq,
-    m.sender_id,
-    m.kind,
-    m.content,
-    m.attachment,
-    m.client_id,
-    m.created_at,
-    m.edited_at,
-    m.edit_count,
-    m.deleted_at;
+SELECT
+    e.id,
+    e.room_id,
+    e.seq,
+    e.sender_id,
+    e.kind,
+    e.content,
+    e.attachment,
+    e.client_id,
+    e.created_at,
+    e.edited_at,
+    e.edit_count,
+    e.deleted_at,
+    l.room_id AS event_room_id,
+    l.event_seq,
+    l.type AS event_type,
+    l.actor_id AS event_actor_id,
+    l.payload AS event_payload,
+    l.created_at AS event_created_at
+FROM edited AS e
+CROSS JOIN logged AS l;
 
 -- name: soft_delete_message(room_id, message_id, deleted_by)^
--- Marks a message deleted (the row and its seq stay) and returns it with content and
--- attachment masked; nothing when it does not exist or was already deleted.
-UPDATE messages AS m
-SET deleted_at = now(), deleted_by = :deleted_by
-WHERE m.room_id = :room_id AND m.id = :message_id AND m.deleted_at IS NULL
-RETURNING
-    m.id,
-    m.room_id,
-    m.seq,
-    m.sender_id,
-    m.kind,
-    m.client_id,
-    m.created_at,
-    m.edited_at,
-    m.edit_count,
-    m.deleted_at,
-    CASE WHEN m.deleted_at IS NULL THEN m.content END AS content,  -- noqa: RF04
-    CASE WHEN m.deleted_at IS NULL THEN m.attachment END AS attachment;
+-- The message marked deleted (content and attachment masked) plus its message.deleted log
+-- entry (event_* columns: id, room_id, seq, deleted_at, deleted_by, never the content), or
+-- nothing when it does not exist or was already deleted. The row and its seq stay. Run
+-- after lock_message (which holds the room lock).
+WITH deleted AS (
+    UPDATE messages AS m
+    SET deleted_at = now(), deleted_by = :deleted_by
+    WHERE m.room_id = :room_id AND m.id = :message_id AND m.deleted_at IS NULL
+    RETURNING
+        m.id,
+        m.room_id,
+        m.seq,
+        m.sender_id,
+        m.kind,
+        m.client_id,
+        m.created_at,
+        m.edited_at,
+        m.edit_count,
+        m.deleted_at,
+        m.deleted_by
+),
 
--- name: message_history(message_id, user_id)
--- A message's previous versions, oldest first, each row carrying whether the user is a
--- member and whether the message is deleted. No rows: no such message. One row with a
--- NULL revision: never edited, deleted (its history is content too), or a non-member.
+bumped AS (
+    UPDATE rooms AS r
+    SET last_event_seq = r.last_event_seq + 1
+    FROM deleted AS d
+    WHERE r.id = d.room_id
+    RETURNING r.id, r.last_event_seq
+),
+
+logged AS (
+    INSERT INTO room_events (room_id, event_seq, type, actor_id, payload)
+    SELECT
+        d.room_id,
+        b.last_event_seq,
+        'message.deleted' AS event_type,
+        d.deleted_by,
+        jsonb_build_object(
+            'id', d.id,
+            'room_id', d.room_id,
+            'seq', d.seq,
+            'deleted_at', d.deleted_at,
+            'deleted_by', d.deleted_by
+        ) AS payload
+    FROM deleted AS d
+    INNER JOIN bumped AS b ON d.room_id = b.id
+    RETURNING room_id, event_seq, type, actor_id, payload, created_at
+)
+
 SELECT
-    rv.message_id,
-    rv.revision,
-    rv.content,
-    rv.edited_by,
-    rv.written_at,
-    rv.replaced_at,
-    ru.user_id IS NOT NULL AS is_member,
-    m.deleted_at IS NOT NULL AS is_deleted
-FROM messages AS m
-LEFT JOIN room_users AS ru
-    ON m.room_id = ru.room_id AND ru.user_id = :user_id
--- Keyed on the membership row (non-members get no revisions) and on not being deleted.
-LEFT JOIN message_revisions AS rv
-    ON
-        ru.room_id = rv.room_id
-        AND m.id = rv.message_id
-        AND m.deleted_at IS NULL
-WHERE m.id = :message_id
-ORDER BY rv.revision ASC;
+    d.id,
+    d.room_id,
+    d.seq,
+    d.sender_id,
+    d.kind,
+    d.client_id,
+    d.created_at,
+    d.edited_at,
+    d.edit_count,
+    d.deleted_at,
+    NULL::text AS content,  -- noqa: RF04
+    NULL::jsonb AS attachment,
+    l.room_id AS event_room_id,
+    l.event_seq,
+    l.type AS event_type,
+    l.actor_id AS event_actor_id,
+    l.payload AS event_payload,
+    l.created_at AS event_created_at
+FROM deleted AS d
+CROSS JOIN logged AS l;

@@ -49,14 +49,90 @@ FROM rooms AS r
 LEFT JOIN room_users AS ru ON r.id = ru.room_id AND ru.user_id = :user_id
 WHERE r.id = :room_id;
 
--- name: update_room(room_id, name, set_description, description)^
--- Renames (name NULL keeps it) and/or re-describes (only when set_description) a room;
--- returns the room, or nothing when it does not exist.
-UPDATE rooms
-SET
-    name = coalesce(:name, name),
-    description = CASE WHEN :set_description THEN :description ELSE description END
-WHERE id = :room_id
+-- name: update_room(room_id, name, set_description, description, actor_id)^
+-- The room after renaming (name NULL keeps it) and/or re-describing (only when
+-- set_description) plus its room.updated log entry (event_* columns: the name and
+-- description now), or nothing when it does not exist. The same UPDATE bumps
+-- last_event_seq under the room row lock it takes anyway (rooms_set_updated_at stamps
+-- updated_at for the name and description, never for the bump).
+WITH updated AS (
+    UPDATE rooms
+    SET
+        name = coalesce(:name, name),
+        description = CASE WHEN :set_description THEN :description ELSE description END,
+        last_event_seq = last_event_seq + 1
+    WHERE id = :room_id
+    RETURNING
+        id,
+        kind,
+        name,
+        description,
+        created_by,
+        last_seq,
+        last_message_at,
+        created_at,
+        updated_at,
+        last_event_seq
+),
+
+logged AS (
+    INSERT INTO room_events (room_id, event_seq, type, actor_id, payload)
+    SELECT
+        u.id,
+        u.last_event_seq,
+        'room.updated' AS event_type,
+        :actor_id::uuid AS actor_id,
+        jsonb_build_object('name', u.name, 'description', u.description) AS payload
+    FROM updated AS u
+    RETURNING room_id, event_seq, type, actor_id, payload, created_at
+)
+
+SELECT
+    u.id,
+    u.kind,
+    u.name,
+    u.description,
+    u.created_by,
+    u.last_seq,
+    u.last_message_at,
+    u.created_at,
+    u.updated_at,
+    l.room_id AS event_room_id,
+    l.event_seq,
+    l.type AS event_type,
+    l.actor_id AS event_actor_id,
+    l.payload AS event_payload,
+    l.created_at AS event_created_at
+FROM updated AS u
+INNER JOIN logged AS l ON u.id = l.room_id;
+
+-- name: delete_room(room_id)!
+-- Deletes a room (memberships, messages, revisions, receipts and its change log cascade;
+-- the membership_version trigger bumps each former member); 1 or 0 rows.
+DELETE FROM rooms
+WHERE id = :room_id;
+
+-- name: get_direct_room(user_low, user_high)^
+-- The direct room of a pair (user_low < user_high), or nothing.
+SELECT
+    id,
+    kind,
+    name,
+    description,
+    created_by,
+    last_seq,
+    last_message_at,
+    created_at,
+    updated_at
+FROM rooms
+WHERE direct_user_low = :user_low AND direct_user_high = :user_high;
+
+-- name: insert_direct_room(user_low, user_high, created_by)^
+-- Inserts the direct room of a pair (user_low < user_high) and returns it, or nothing when
+-- the pair already has one: a concurrent creator waits here and then gets nothing.
+INSERT INTO rooms (kind, created_by, direct_user_low, direct_user_high)
+VALUES ('direct', :created_by, :user_low, :user_high)
+ON CONFLICT (direct_user_low, direct_user_high) DO NOTHING
 RETURNING
     id,
     kind,
@@ -67,11 +143,6 @@ RETURNING
     last_message_at,
     created_at,
     updated_at;
-
--- name: delete_room(room_id)!
--- Deletes a room (memberships, messages, revisions and receipts cascade); 1 or 0 rows.
-DELETE FROM rooms
-WHERE id = :room_id;
 
 -- name: rooms_of_user(user_id)
 -- The user's rooms, most recently active first (rooms without messages last, newest
@@ -94,35 +165,3 @@ FROM member_unread AS mu
 INNER JOIN rooms AS r ON mu.room_id = r.id
 WHERE mu.user_id = :user_id
 ORDER BY r.last_message_at DESC NULLS LAST, r.created_at DESC, r.id ASC;
-
--- name: insert_direct_room(user_low, user_high, created_by)^
--- Inserts the direct room of a pair (user_low < user_high) and returns it, or nothing when
--- the pair already has one: a concurrent creator waits here and then gets nothing.
-INSERT INTO rooms (kind, created_by, direct_user_low, direct_user_high)
-VALUES ('direct', :created_by, :user_low, :user_high)
-ON CONFLICT (direct_user_low, direct_user_high) DO NOTHING
-RETURNING
-    id,
-    kind,
-    name,
-    description,
-    created_by,
-    last_seq,
-    last_message_at,
-    created_at,
-    updated_at;
-
--- name: get_direct_room(user_low, user_high)^
--- The direct room of a pair (user_low < user_high), or nothing.
-SELECT
-    id,
-    kind,
-    name,
-    description,
-    created_by,
-    last_seq,
-    last_message_at,
-    created_at,
-    updated_at
-FROM rooms
-WHERE direct_user_low = :user_low AND direct_user_high = :user_high;

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from psycopg.types.json import Jsonb
@@ -37,6 +37,9 @@ SAMPLE_VALUES: Final[Mapping[str, Any]] = {
     "at": datetime(2026, 1, 1, tzinfo=UTC),
     "user_low": uuid.UUID(int=1),
     "user_high": uuid.UUID(int=2),
+    "type": "app.sample",
+    "payload": Jsonb({}),
+    "older_than": timedelta(days=30),
 }
 
 _FLAG_PREFIXES: Final = ("is_", "set_", "has_")
@@ -52,6 +55,8 @@ def sample(name: str, samples: Mapping[str, Any] | None = None) -> Any:
         return uuid.uuid4()
     if name.endswith("_ids"):
         return [uuid.uuid4()]
+    if name.endswith("_seqs"):
+        return [1]
     if name == "seq" or name.endswith("_seq"):
         return 1
     if name.startswith(_FLAG_PREFIXES):

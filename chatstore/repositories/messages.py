@@ -6,7 +6,10 @@ and checks that the acting user is a member of the message's room. The queries l
 
 Per-room seqs are handed out from the room row inside the insert transaction (the row lock
 queues senders to one room), so they are gap-free in commit order and a reconnecting client
-can ask for "everything after seq N" without ever missing a committed message.
+can ask for "everything after seq N" without ever missing a committed message. Sends, edits
+and deletes append their change-log entry (message.created / edited / deleted) in the same
+statement, under the same room lock; read receipts stay out of the log (see
+docs/architecture.md, "The room change log").
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from chatstore.models import (
     from_row,
 )
 from chatstore.repositories.base import Repository
+from chatstore.repositories.changelog import appended_all
 
 Row = Mapping[str, Any]
 RowQuery = Callable[..., AsyncIterator[Row]]
@@ -87,7 +91,7 @@ class MessageRepository(Repository):
                 raise PermissionDenied("only members of a room can send to it")
             earlier = await self._earlier_send(conn, new)
             if earlier is not None:
-                return earlier
+                return earlier  # a retry: nothing written, nothing appended to the log
             row = await queries.insert_message(
                 conn,
                 room_id=new.room_id,
@@ -97,6 +101,7 @@ class MessageRepository(Repository):
                 attachment=new.attachment,
                 client_id=new.client_id,
             )
+            await self._db.log_appended(appended_all([row]))
         return _message(row)
 
     async def _earlier_send(self, conn: Connection, new: _NewMessage) -> Message | None:
@@ -267,6 +272,7 @@ class MessageRepository(Repository):
         )
         queries = self._queries.messages
         async with self._db.transaction() as conn:
+            # Locks the room, then the message: edit_message appends under the room lock.
             row = await queries.lock_message(conn, message_id=message, user_id=editor)
             current = _locked_message(row, message)
             if current.sender_id != editor:
@@ -279,6 +285,7 @@ class MessageRepository(Repository):
             edited = await queries.edit_message(
                 conn, room_id=current.room_id, message_id=message, content=body, editor_id=editor
             )
+            await self._db.log_appended(appended_all([edited]))
         return _message(edited)
 
     async def history(
@@ -317,6 +324,7 @@ class MessageRepository(Repository):
             deleted = await queries.soft_delete_message(
                 conn, room_id=current.room_id, message_id=message, deleted_by=actor
             )
+            await self._db.log_appended(appended_all([deleted]))
         return _message(deleted)
 
     # -- read receipts and unread counts -----------------------------------------------------

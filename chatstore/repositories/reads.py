@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Final
 
-from chatstore.models import Member, Message, MessageRevision, Receipt, Room, User
+from chatstore.models import LogEntry, Member, Message, MessageRevision, Receipt, Room, User
 
 
 def _fields(cls: type[Any]) -> frozenset[str]:
@@ -28,41 +28,70 @@ MEMBER: Final = _fields(Member)
 MESSAGE: Final = _fields(Message)
 REVISION: Final = _fields(MessageRevision)
 RECEIPT: Final = _fields(Receipt)
+ENTRY: Final = _fields(LogEntry)
+# What a write that appends to the change log returns beside its own row: the entry, under
+# event_* names (chatstore.repositories.changelog.appended).
+APPENDED: Final = frozenset(
+    {
+        "event_room_id",
+        "event_seq",
+        "event_type",
+        "event_actor_id",
+        "event_payload",
+        "event_created_at",
+    }
+)
 # The rows are only tested for existence (`row is None`); no column is read by name.
 NOT_READ_BY_NAME: Final[frozenset[str]] = frozenset()
 
 _MESSAGES = "MessageRepository"
 _ROOMS = "RoomRepository"
 _USERS = "UserRepository"
+_EVENTS = "EventLogRepository"
 _PAGE = MESSAGE | {"is_member", "room_last_seq"}
 
 # file.query -> (who reads the rows, the columns read)
 _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
+    # sql/events.sql
+    "events.entries_after": (f"{_EVENTS} and {_ROOMS}", ENTRY),
+    "events.entries_after_many": (_EVENTS, ENTRY),
+    "events.heads": (_EVENTS, frozenset({"room_id", "last_event_seq", "pruned_through"})),
+    "events.membership_versions": (_EVENTS, frozenset({"user_id", "membership_version"})),
+    "events.memberships": (
+        _EVENTS,
+        frozenset({"room_id", "role", "joined_event_seq", "last_event_seq", "pruned_through"}),
+    ),
+    "events.append_event": (_EVENTS, APPENDED | {"is_member"}),
+    "events.prune_events": (_EVENTS, frozenset({"deleted_count"})),
     # sql/members.sql
     "members.get_member": (_ROOMS, MEMBER),
     "members.unread_counts": (
         f"{_MESSAGES} and UnreadCounters",
         frozenset({"room_id", "last_seq", "last_read_seq", "unread_count"}),
     ),
-    "members.add_member": (_ROOMS, MEMBER),
-    "members.set_member_role": (_ROOMS, MEMBER),
-    "members.demote_owner": (_ROOMS, NOT_READ_BY_NAME),
+    "members.add_member": (_ROOMS, MEMBER | APPENDED),
+    "members.add_members_if_absent": (_ROOMS, frozenset({"added_count", "first_event_seq"})),
+    "members.set_member_role": (_ROOMS, MEMBER | APPENDED),
+    "members.demote_owner": (_ROOMS, APPENDED),
+    "members.remove_member": (_ROOMS, APPENDED),
     "members.list_members": (_ROOMS, MEMBER),
     # sql/messages.sql
     "messages.lock_room_for_send": (_MESSAGES, frozenset({"is_member"})),
     "messages.find_by_client_id": (_MESSAGES, MESSAGE | {"same_payload"}),
-    "messages.insert_message": (_MESSAGES, MESSAGE),
+    "messages.insert_message": (_MESSAGES, MESSAGE | APPENDED),
     "messages.get_message": (_MESSAGES, MESSAGE | {"is_member"}),
     "messages.page_before": (_MESSAGES, _PAGE),
     "messages.page_after": (_MESSAGES, _PAGE),
     "messages.page_by_offset": (_MESSAGES, _PAGE),
     "messages.lock_message": (_MESSAGES, MESSAGE | {"actor_role"}),
-    "messages.edit_message": (_MESSAGES, MESSAGE),
-    "messages.soft_delete_message": (_MESSAGES, MESSAGE),
+    "messages.edit_message": (_MESSAGES, MESSAGE | APPENDED),
+    "messages.soft_delete_message": (_MESSAGES, MESSAGE | APPENDED),
     "messages.message_history": (_MESSAGES, REVISION | {"is_member"}),
     # sql/migrations.sql
     "migrations.applied_migrations": ("chatstore.schema_version", frozenset({"version"})),
     "migrations.migrations_table_exists": ("chatstore.schema_version", frozenset({"present"})),
+    # sql/presence.sql
+    "presence.co_members": ("ChatStore.connect", frozenset({"user_id"})),
     # sql/receipts.sql
     "receipts.read_target": (_MESSAGES, frozenset({"is_member", "room_id", "seq"})),
     "receipts.insert_receipt": (_MESSAGES, RECEIPT),
@@ -72,7 +101,7 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "rooms.create_room": (_ROOMS, ROOM),
     "rooms.get_room": (_ROOMS, ROOM),
     "rooms.get_room_with_role": (_ROOMS, ROOM | {"member_role"}),
-    "rooms.update_room": (_ROOMS, ROOM),
+    "rooms.update_room": (_ROOMS, ROOM | APPENDED),
     "rooms.rooms_of_user": (_ROOMS, ROOM | {"role", "last_read_seq", "unread_count"}),
     "rooms.insert_direct_room": (_ROOMS, ROOM),
     "rooms.get_direct_room": (_ROOMS, ROOM),

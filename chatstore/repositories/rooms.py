@@ -17,6 +17,11 @@ Permission rules (the acting user is always given explicitly; chatstore has no s
 Permission checks read the room and the acting user's role, then write. An action allowed a
 moment before a concurrent demotion is simply ordered before it; the one rule a race could
 break (a single owner) is enforced inside the write, see `set_role`.
+
+Every membership change and room edit appends its change-log entry (member.joined / left /
+removed / role_changed, room.updated) in the statement that makes it, under the room row
+lock; a new room's log starts with its first member.joined (there is no room.created entry:
+a stream that follows the join reads the room itself). See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from chatstore.db import Connection
 from chatstore.errors import AlreadyExists, NotFound, PermissionDenied, ValidationError
 from chatstore.models import Member, Role, Room, RoomKind, UserRoom, from_row
 from chatstore.repositories.base import Repository
+from chatstore.repositories.changelog import appended_all, entry
 
 Row = Mapping[str, Any]
 
@@ -137,7 +143,7 @@ class RoomRepository(Repository):
                 conn, kind=kind, name=name, description=description, created_by=creator
             )
             room = _room(row)
-            await self._insert_member(conn, room.id, creator, "owner")
+            await self._insert_member(conn, room.id, creator, "owner", actor=creator)
         return room
 
     async def get(self, room_id: uuid.UUID | str) -> Room:
@@ -189,7 +195,9 @@ class RoomRepository(Repository):
                 name=new_name,
                 set_description=set_description,
                 description=new_description,
+                actor_id=acting,
             )
+            await self._db.log_appended(appended_all([row]))
         if row is None:
             raise NotFound("room", room_uuid)
         return _room(row)
@@ -248,9 +256,21 @@ class RoomRepository(Repository):
             if row is None:  # only if it was deleted again in between
                 raise NotFound("direct room", (low, high))
             room = _room(row)
-            await self._queries.members.add_members_if_absent(
+            # Snapshot-read absence is safe here: the room is either ours and uncommitted, or
+            # its creator committed both members (no one else adds to a direct room).
+            added = await self._queries.members.add_members_if_absent(
                 conn, room_id=room.id, user_ids=[low, high]
             )
+            if added["added_count"]:
+                # This transaction holds the room lock since that statement, so the entries
+                # from first_event_seq on are exactly the member.joined entries it appended.
+                joined = self._queries.events.entries_after(
+                    conn,
+                    room_id=room.id,
+                    after_seq=added["first_event_seq"] - 1,
+                    limit=added["added_count"],
+                )
+                await self._db.log_appended([entry(logged) async for logged in joined])
         return room
 
     # ---- members ---------------------------------------------------------------------
@@ -291,7 +311,7 @@ class RoomRepository(Repository):
                 _check_join(room, acting_role, role)
             else:
                 _check_add(acting_role, role)
-            return await self._insert_member(conn, room_uuid, user_uuid, role)
+            return await self._insert_member(conn, room_uuid, user_uuid, role, actor=acting)
 
     async def remove_member(
         self,
@@ -321,10 +341,12 @@ class RoomRepository(Repository):
             else:
                 target_role = await self._role_of(conn, room_uuid, user_uuid)
                 _check_remove(acting_role, target_role)
+            # Appends member.left (yourself) or member.removed (someone else) with the delete.
             removed = await self._queries.members.remove_member(
-                conn, room_id=room_uuid, user_id=user_uuid
+                conn, room_id=room_uuid, user_id=user_uuid, actor_id=acting
             )
-        if not removed:
+            await self._db.log_appended(appended_all([removed]))
+        if removed is None:
             raise NotFound("member", "not a member of this room")
 
     async def set_role(
@@ -353,27 +375,43 @@ class RoomRepository(Repository):
                 raise PermissionDenied("only the owner may change roles")
             if acting == user_uuid:
                 return await self._keep_owner(conn, room_uuid, user_uuid, role)
+            demoted = None
             if role == "owner":
                 demoted = await self._queries.members.demote_owner(
-                    conn, room_id=room_uuid, user_id=acting
+                    conn, room_id=room_uuid, user_id=acting, actor_id=acting
                 )
                 if demoted is None:
                     raise PermissionDenied("only the owner may change roles")
             row = await self._queries.members.set_member_role(
-                conn, room_id=room_uuid, user_id=user_uuid, role=role
+                conn, room_id=room_uuid, user_id=user_uuid, role=role, actor_id=acting
             )
             if row is None:  # raising here also rolls back a half-done transfer
                 raise NotFound("member", "not a member of this room")
+            # One member.role_changed per role that really changed (a transfer: two).
+            await self._db.log_appended(appended_all([demoted, row]))
         return _member(row)
 
     async def list_members(
-        self, room_id: uuid.UUID | str, *, limit: int = 100, offset: int = 0
+        self,
+        room_id: uuid.UUID | str,
+        *,
+        user_id: uuid.UUID | str | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[Member]:
-        """A page of members, earliest joined first. NotFound when the room does not exist."""
+        """A page of members, earliest joined first. NotFound when the room does not exist.
+
+        With `user_id` (a client asking), only a member of the room may list its members
+        (PermissionDenied); without it, the server itself is reading."""
         room_uuid = check.uuid_value("room_id", room_id)
+        reader = None if user_id is None else check.uuid_value("user_id", user_id)
         page_limit = check.page_limit(limit)
         page_offset = check.offset(offset)
         async with self._db.connection() as conn:
+            if reader is not None:
+                _, role = await self._room_with_role(conn, room_uuid, reader)
+                if role is None:
+                    raise PermissionDenied(NOT_A_MEMBER)
             members = [
                 _member(row)
                 async for row in self._queries.members.list_members(
@@ -405,15 +443,23 @@ class RoomRepository(Repository):
         return None if row is None else str(row["role"])
 
     async def _insert_member(
-        self, conn: Connection, room_id: uuid.UUID, user_id: uuid.UUID, role: Role
+        self,
+        conn: Connection,
+        room_id: uuid.UUID,
+        user_id: uuid.UUID,
+        role: Role,
+        *,
+        actor: uuid.UUID,
     ) -> Member:
         # Already a member -> AlreadyExists("user_id") and unknown user -> NotFound("user")
-        # come from the constraints, translated by the connection block.
+        # come from the constraints, translated by the connection block; either way the
+        # statement appended nothing (the member.joined entry is part of it).
         row = await self._queries.members.add_member(
-            conn, room_id=room_id, user_id=user_id, role=role
+            conn, room_id=room_id, user_id=user_id, role=role, actor_id=actor
         )
         if row is None:  # the room was deleted after the permission check
             raise NotFound("room", room_id)
+        await self._db.log_appended(appended_all([row]))
         return _member(row)
 
     async def _keep_owner(
