@@ -89,6 +89,14 @@ class Settings:
     # for a free one instead of failing at once.
     redis_pool_max: int = 50
     redis_pool_timeout: float = 5.0
+    # Delivery (chatstore.realtime.feed): how long an entry that arrived early waits for the
+    # one before it before the gap is filled from the log, and how often each process checks
+    # its rooms' log heads, which bounds how late a change whose publish was lost arrives.
+    stream_gap_wait_seconds: float = 0.05
+    stream_poll_seconds: float = 1.0
+    # Change-log entries older than this are pruned; a client whose cursor is older gets a
+    # stream.reset for the room (reload it) instead of a silent loss.
+    log_retention_hours: float = 30 * 24.0
     # The application's own folders of aiosql query files, reached as
     # `store.queries.<file stem>.<query>` beside chatstore's own.
     sql_paths: tuple[Path, ...] = ()
@@ -149,4 +157,9 @@ class Settings:
             redis_pool_max=_int(env, "CHATSTORE_REDIS_POOL_MAX", 50, 1, 10_000),
             redis_pool_timeout=_float(env, "CHATSTORE_REDIS_POOL_TIMEOUT", 5.0, 0.1, 600),
             sql_paths=_paths(env, "CHATSTORE_SQL_PATH"),
+            stream_gap_wait_seconds=_float(env, "CHATSTORE_STREAM_GAP_WAIT_SECONDS", 0.05, 0, 10),
+            stream_poll_seconds=_float(env, "CHATSTORE_STREAM_POLL_SECONDS", 1.0, 0.05, 60),
+            log_retention_hours=_float(
+                env, "CHATSTORE_LOG_RETENTION_HOURS", 30 * 24.0, 0.01, 10 * 365 * 24.0
+            ),
         )

@@ -1,17 +1,17 @@
 """The repositories as ChatStore hands them out: PostgreSQL first, then Redis.
 
-Each write commits in PostgreSQL through the plain repository; once it has committed (at
-once, or when the caller's `store.transaction()` block commits) the Redis half runs: unread
-counters move and an event is published on the room's channel. Redis trouble never fails
-the call: the data is safe, only an event or a counter update is lost, and the counters it
-touched are dropped once Redis answers again, so they are rebuilt from PostgreSQL.
+Each write commits in PostgreSQL through the plain repository, appending its change-log
+entries in the same transaction (the store publishes those once committed). Then the Redis
+half runs: unread counters move, and read receipts (ephemeral, not logged) are published.
+Redis trouble never fails the call: the data is safe, only a counter update or a receipt
+notice is lost, and the counters it touched are dropped once Redis answers again, so they
+are rebuilt from PostgreSQL.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -20,7 +20,7 @@ from chatstore.config import Settings
 from chatstore.db import Database
 from chatstore.errors import ChatStoreError
 from chatstore.models import CreateMessage, Member, Message, Receipt, Role, Room, RoomKind
-from chatstore.realtime.events import Event, EventType, room_channel
+from chatstore.realtime.events import Event, room_channel
 from chatstore.realtime.pubsub import publish
 from chatstore.realtime.unread import UnreadCounters
 from chatstore.repositories import MessageRepository, RoomRepository
@@ -28,30 +28,6 @@ from chatstore.repositories import MessageRepository, RoomRepository
 log = logging.getLogger("chatstore")
 
 Step = Callable[[], Awaitable[object]]
-
-
-def message_payload(message: Message) -> dict[str, Any]:
-    """What listeners learn about a message: exactly what a normal read returns."""
-    attachment = message.attachment
-    return {
-        "id": str(message.id),
-        "sender_id": None if message.sender_id is None else str(message.sender_id),
-        "kind": message.kind,
-        "content": message.content,
-        "attachment": None
-        if attachment is None
-        else {
-            "url": attachment.url,
-            "name": attachment.name,
-            "mime_type": attachment.mime_type,
-            "size": attachment.size,
-        },
-        "client_id": message.client_id,
-        "created_at": message.created_at.isoformat(),
-        "edited_at": None if message.edited_at is None else message.edited_at.isoformat(),
-        "edit_count": message.edit_count,
-        "deleted": message.is_deleted,
-    }
 
 
 class RedisSync:
@@ -65,12 +41,6 @@ class RedisSync:
 
     async def publish(self, event: Event, channel: str) -> object:
         return await publish(self.redis, event, channel)
-
-    async def publish_message(self, kind: EventType, message: Message) -> object:
-        event = Event(
-            kind, room_id=message.room_id, seq=message.seq, payload=message_payload(message)
-        )
-        return await self.publish(event, room_channel(message.room_id))
 
     async def run(
         self, steps: Iterable[Step], *, rooms: Iterable[UUID] = (), users: Iterable[UUID] = ()
@@ -115,7 +85,6 @@ class LiveMessageRepository(MessageRepository):
                         if sent.sender_id is not None
                         else self._sync.unread.invalidate_room(sent.room_id)
                     ),
-                    lambda: self._sync.publish_message("message.created", sent),
                 ],
                 rooms=[sent.room_id],
                 users=[] if sent.sender_id is None else [sent.sender_id],
@@ -123,23 +92,11 @@ class LiveMessageRepository(MessageRepository):
         )
         return sent
 
-    async def update(
-        self, message_id: UUID | str, content: str, *, editor_id: UUID | str
-    ) -> Message:
-        edited = await super().update(message_id, content, editor_id=editor_id)
-        await self._db.after_commit(
-            lambda: self._sync.run([lambda: self._sync.publish_message("message.edited", edited)])
-        )
-        return edited
-
     async def delete(self, message_id: UUID | str, *, acting_user_id: UUID | str) -> Message:
         deleted = await super().delete(message_id, acting_user_id=acting_user_id)
         await self._db.after_commit(
             lambda: self._sync.run(
-                [
-                    lambda: self._sync.unread.message_deleted(deleted.room_id, deleted.seq),
-                    lambda: self._sync.publish_message("message.deleted", deleted),
-                ],
+                [lambda: self._sync.unread.message_deleted(deleted.room_id, deleted.seq)],
                 rooms=[deleted.room_id],
             )
         )

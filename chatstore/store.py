@@ -10,9 +10,12 @@ committed result: no committed message is ever reported as failed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import warnings
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -20,20 +23,42 @@ from redis.asyncio import Redis
 from chatstore import validation
 from chatstore.config import Settings
 from chatstore.db import Connection, Database
-from chatstore.errors import Unavailable
+from chatstore.errors import ChatStoreError, Unavailable, ValidationError
 from chatstore.live import LiveMessageRepository, LiveRoomRepository, RedisSync
-from chatstore.models import CreateMessage, Message
+from chatstore.models import CreateMessage, LogEntry, Message
 from chatstore.queries import BoundQueries
 from chatstore.realtime.connection import open_redis
-from chatstore.realtime.events import Event, room_channel, user_channel
+from chatstore.realtime.events import Event, room_channel
+from chatstore.realtime.feed import RoomFeed
 from chatstore.realtime.presence import Presence
-from chatstore.realtime.pubsub import EventHub, Subscription
+from chatstore.realtime.presence import device_id as presence_device_id
+from chatstore.realtime.publishing import publish_entries
+from chatstore.realtime.pubsub import EventHub
 from chatstore.realtime.sessions import SessionStore
+from chatstore.realtime.stream import ClientStream
 from chatstore.realtime.tasks import stop_task
-from chatstore.realtime.typing import Typing
+from chatstore.realtime.typing import MemberTyping
 from chatstore.realtime.unread import UnreadCounters
-from chatstore.repositories import UserRepository
+from chatstore.repositories import EventLogRepository, UserRepository
 from chatstore.schema_version import schema_state
+
+# Presence followed by default: the users who share a room with the connecting one.
+FOLLOW_LIMIT = 1000
+PRUNE_EVERY_SECONDS = 600.0
+PRUNE_BATCH = 10_000
+log = logging.getLogger("chatstore")
+
+
+def _mapping(field: str, value: object) -> Mapping[Any, Any]:
+    if not isinstance(value, Mapping):
+        raise ValidationError(field, "must be a mapping of room id to event_seq")
+    return value
+
+
+def _iterable(field: str, value: object) -> Iterable[Any]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError(field, "must be a list of user ids")
+    return value
 
 
 class SchemaNewerWarning(UserWarning):
@@ -64,7 +89,18 @@ class ChatStore:
             heartbeat_ttl=settings.presence_ttl_seconds,
             on_presence_change=self.users.set_online,
         )
-        self.typing = Typing(redis, self._sync.publish, ttl=settings.typing_ttl_seconds)
+        self.typing = MemberTyping(
+            redis, self._sync.publish, self.rooms.require_member, ttl=settings.typing_ttl_seconds
+        )
+        # The room change log, and this process's ordered feed of it (see docs/architecture.md).
+        self.log = EventLogRepository(db, settings)
+        self.feed = RoomFeed(
+            hub,
+            self.log,
+            gap_wait=settings.stream_gap_wait_seconds,
+            poll_interval=settings.stream_poll_seconds,
+        )
+        db.log_publisher = self._publish_entries
 
     @classmethod
     @asynccontextmanager
@@ -87,6 +123,7 @@ class ChatStore:
             try:
                 await hub.start()
                 store = cls(db, redis, hub, settings)
+                await store.feed.start()
                 sweepers = [
                     asyncio.create_task(
                         part.run_sweeper(settings.presence_sweep_seconds),
@@ -94,11 +131,16 @@ class ChatStore:
                     )
                     for name, part in (("presence", store.presence), ("typing", store.typing))
                 ]
+                sweepers.append(
+                    asyncio.create_task(store._prune_log(), name="chatstore-log-pruner")
+                )
                 try:
                     yield store
                 finally:
                     for task in sweepers:
                         await stop_task(task)
+                    await store.feed.close()
+                    db.log_publisher = None
             finally:
                 await hub.close()
                 await redis.aclose()
@@ -122,15 +164,92 @@ class ChatStore:
         except Unavailable:
             return {entry.room_id: entry.count for entry in await self.messages.unread_counts(user)}
 
-    def subscribe(
-        self, *, rooms: Iterable[UUID | str] = (), users: Iterable[UUID | str] = ()
-    ) -> Subscription:
-        """Events of these rooms (messages, edits, deletes, typing, receipts) and of these
-        users (presence), as an async iterator of Event. Use it as `async with`."""
-        channels = [room_channel(validation.uuid_value("rooms", r)) for r in rooms]
-        channels += [user_channel(validation.uuid_value("users", u)) for u in users]
-        return self.events.subscribe(channels)
+    def connect(
+        self,
+        user_id: UUID | str,
+        device_id: str,
+        *,
+        cursors: Mapping[UUID, int] | Mapping[str, int] | None = None,
+        follow: Iterable[UUID | str] | None = None,
+    ) -> AbstractAsyncContextManager[ClientStream]:
+        """One connected client, as a WebSocket handler holds it:
 
-    async def publish(self, event: Event, channel: str) -> object:
-        """Publish an application event in chatstore's envelope on one of its channels."""
-        return await self._sync.publish(event, channel)
+            async with store.connect(user.id, "phone-1", cursors=saved) as stream:
+                send(stream.snapshot_rooms, stream.snapshot_online)
+                async for event in stream: ...
+
+        Yields every change-log entry of the user's rooms after `cursors` (room id ->
+        event_seq; a room without one starts now), exactly once and in order per room,
+        following joins and removals live; plus typing in those rooms and presence of the
+        users in `follow` (default: up to 1,000 users who share a room with this one).
+        `stream.cursors` says where to resume. The device is online while connected.
+        """
+        return self._connect(user_id, device_id, cursors or {}, follow)
+
+    @asynccontextmanager
+    async def _connect(
+        self,
+        user_id: UUID | str,
+        device_id: str,
+        cursors: Mapping[UUID, int] | Mapping[str, int],
+        follow: Iterable[UUID | str] | None,
+    ) -> AsyncIterator[ClientStream]:
+        user = validation.uuid_value("user_id", user_id)
+        device = presence_device_id(device_id)
+        positions = {
+            validation.uuid_value("cursors", room): validation.seq("cursors", seq)
+            for room, seq in _mapping("cursors", cursors).items()
+        }
+        if follow is None:
+            rows = await self.queries.presence.co_members(user_id=user, limit=FOLLOW_LIMIT)
+            followed = [row["user_id"] for row in rows]
+        else:
+            followed = [validation.uuid_value("follow", u) for u in _iterable("follow", follow)]
+        stream = ClientStream(
+            user_id=user,
+            device_id=device,
+            cursors=positions,
+            follow=followed,
+            feed=self.feed,
+            hub=self.events,
+            event_log=self.log,
+            presence=self.presence,
+            rooms=self.rooms,
+        )
+        async with stream:
+            yield stream
+
+    async def append_event(
+        self, room_id: UUID | str, type: str, payload: Mapping[str, Any], *, actor_id: UUID | str
+    ) -> LogEntry:
+        """An application's own reliable event on the room's stream (a change-log entry,
+        delivered with the same guarantee as messages). `type` is a dotted lowercase name
+        outside chatstore's own prefixes, e.g. `app.poll_closed`."""
+        return await self.log.append(room_id, type, payload, actor_id=actor_id)
+
+    async def publish_ephemeral(
+        self, room_id: UUID | str, type: str, payload: Mapping[str, Any], *, user_id: UUID | str
+    ) -> None:
+        """An application's own ephemeral event in a room (no log entry: lost if nobody is
+        listening or Redis is down), from a member of the room."""
+        room = validation.uuid_value("room_id", room_id)
+        sender = validation.uuid_value("user_id", user_id)
+        kind = validation.event_type("type", type)
+        body = validation.json_object("payload", payload)
+        await self.rooms.require_member(room, sender)
+        event = Event(type=kind, room_id=room, payload={**body, "user_id": str(sender)})
+        await self._sync.publish(event, room_channel(room))
+
+    async def _publish_entries(self, entries: Sequence[LogEntry]) -> None:
+        await self._sync.run([lambda: publish_entries(self.redis, entries)])
+
+    async def _prune_log(self) -> None:
+        retention = timedelta(hours=self.settings.log_retention_hours)
+        while True:
+            removed = 0
+            try:
+                removed = await self.log.prune(retention, PRUNE_BATCH)
+            except ChatStoreError as error:
+                log.warning("pruning the change log failed: %s", error)
+            # A full batch means more is due: carry on shortly, in bounded steps.
+            await asyncio.sleep(1.0 if removed >= PRUNE_BATCH else PRUNE_EVERY_SECONDS)

@@ -59,6 +59,8 @@ def settings_for(database_url: str, redis_url: str) -> Settings:
         presence_ttl_seconds=1.0,
         presence_sweep_seconds=0.2,
         typing_ttl_seconds=0.5,
+        # A short poll, so the delivery bound for lost publishes shows within a test.
+        stream_poll_seconds=0.2,
     )
 
 

@@ -18,7 +18,8 @@ import redis.asyncio
 
 from chatstore.errors import Unavailable
 from chatstore.realtime.events import Event, room_channel, user_channel
-from chatstore.realtime.pubsub import EventHub, Subscription, publish
+from chatstore.realtime.pubsub import EventHub, publish
+from chatstore.realtime.subscription import Subscription
 from tests.servers import RedisServer, free_port
 
 WAIT = 10.0  # seconds; the bound on every wait in this file

@@ -3,10 +3,15 @@
 Wire format (JSON, one object per message):
 
     {"v": 1, "type": "message.created", "room_id": "<uuid>" | null, "seq": 42 | null,
-     "payload": {...}, "at": "2026-11-25T12:00:00.123456+00:00"}
+     "event_seq": 97 | null, "payload": {...}, "at": "2026-11-25T12:00:00.123456+00:00"}
 
-`v` lets a listener refuse an envelope it does not understand; `seq` is set for events about
-a message (created, edited, deleted), so a listener can notice a gap and catch up.
+`v` lets a listener refuse an envelope it does not understand. `event_seq` is set on every
+entry of a room's change log (gap-free per room in commit order: the order a client applies
+them in); ephemeral events (typing, presence, receipts, an application's ephemeral events)
+have none. `seq` is the message seq for events about a message.
+
+The set of types is open: chatstore's are listed in KNOWN_EVENT_TYPES; an application adds
+its own (dotted lowercase names) to the log or as ephemeral events.
 """
 
 from __future__ import annotations
@@ -14,22 +19,38 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final
 from uuid import UUID
+
+from chatstore.models import LogEntry
 
 ENVELOPE_VERSION = 1
 
-EventType = Literal[
-    "message.created",
-    "message.edited",
-    "message.deleted",
-    "typing.changed",
-    "receipt.read",
-    "presence.changed",
-    # Emitted locally (never published) by a subscription: after Redis reconnects, or when a
-    # room's seq jumped, events may have been missed; catch up with "messages after seq N".
-    "subscription.resync",
-]
+# An event's type: one of KNOWN_EVENT_TYPES or an application's own.
+EventType = str
+
+KNOWN_EVENT_TYPES: Final = frozenset(
+    {
+        # Change-log entries (reliable, with event_seq):
+        "message.created",
+        "message.edited",
+        "message.deleted",
+        "member.joined",
+        "member.left",
+        "member.removed",
+        "member.role_changed",
+        "room.updated",
+        # Ephemeral (no event_seq):
+        "typing.changed",
+        "receipt.read",
+        "presence.changed",
+        "room.deleted",
+        # Local to a process, never published: a client stream's notices.
+        "stream.reset",
+        "stream.room_closed",
+        "subscription.resync",
+    }
+)
 
 
 def room_channel(room_id: UUID | str) -> str:
@@ -50,6 +71,7 @@ class Event:
     payload: dict[str, Any] = field(default_factory=dict)
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
     version: int = ENVELOPE_VERSION
+    event_seq: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -58,6 +80,7 @@ class Event:
                 "type": self.type,
                 "room_id": None if self.room_id is None else str(self.room_id),
                 "seq": self.seq,
+                "event_seq": self.event_seq,
                 "payload": self.payload,
                 "at": self.at.isoformat(),
             },
@@ -72,11 +95,30 @@ class Event:
         if not isinstance(data, dict) or data.get("v") != ENVELOPE_VERSION:
             raise ValueError("not a chatstore event envelope of a known version")
         room = data.get("room_id")
+        event_seq = data.get("event_seq")
+        if not isinstance(data["type"], str) or not (
+            event_seq is None or (isinstance(event_seq, int) and event_seq > 0)
+        ):
+            raise ValueError("an envelope with a malformed type or event_seq")
         return cls(
             type=data["type"],
+            event_seq=event_seq,
             room_id=None if room is None else UUID(room),
             seq=data.get("seq"),
             payload=data.get("payload") or {},
             at=datetime.fromisoformat(data["at"]),
             version=data["v"],
         )
+
+
+def entry_event(entry: LogEntry) -> Event:
+    """The live form of a change-log entry, as published and as a stream yields it."""
+    seq = entry.payload.get("seq") if entry.type.startswith("message.") else None
+    return Event(
+        type=entry.type,
+        room_id=entry.room_id,
+        seq=seq if isinstance(seq, int) else None,
+        payload=entry.payload,
+        at=entry.created_at,
+        event_seq=entry.event_seq,
+    )

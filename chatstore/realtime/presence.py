@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -74,8 +74,12 @@ def presence_key(user_id: uuid.UUID) -> str:
     return f"presence:{{{user_id}}}"
 
 
-def _device(device_id: object) -> str:
-    return validation.text("device_id", device_id, max_chars=DEVICE_ID_MAX)
+def device_id(value: object) -> str:
+    """A device id as presence stores it; ValidationError otherwise."""
+    return validation.text("device_id", value, max_chars=DEVICE_ID_MAX)
+
+
+_device = device_id
 
 
 def _positive(field: str, value: float) -> float:
@@ -159,6 +163,21 @@ class Presence:
                 presence_key(uid), f"({score_arg(now)}", "(+inf"
             )
         return sorted(text_of(device) for device in cast(list[Any], devices))
+
+    async def online_many(self, user_ids: Collection[uuid.UUID | str]) -> dict[uuid.UUID, bool]:
+        """Whether each user is online, in one pipelined round trip whatever their number."""
+        users = [validation.uuid_value("user_ids", u) for u in user_ids]
+        if not users:
+            return {}
+        now = score_arg(self._clock())
+        with redis_errors():
+            # Not a transaction: each command touches one user's key (one hash tag), so
+            # under Redis Cluster the client splits the batch by node.
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for user in users:
+                    pipe.zcount(presence_key(user), f"({now}", "(+inf")
+                counts: list[Any] = await pipe.execute()
+        return {user: int(count) > 0 for user, count in zip(users, counts, strict=True)}
 
     async def sweep(self) -> list[uuid.UUID]:
         """Announce users whose devices all stopped heartbeating; the users that went offline.

@@ -21,8 +21,7 @@ import contextlib
 import logging
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, Final, Self
-from uuid import UUID
+from typing import Any, Self
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -33,6 +32,7 @@ from redis.exceptions import RedisError
 from chatstore.errors import ChatStoreError, Unavailable
 from chatstore.realtime.connection import redis_errors
 from chatstore.realtime.events import Event
+from chatstore.realtime.subscription import Listener, Subscription, resync_event
 from chatstore.realtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,6 @@ RECONNECT_BACKOFF_MAX_SECONDS = 2.0
 # none of them huge. (Under Redis Cluster one command must stay within one slot; a cluster
 # hub would group by slot and hold one connection per shard.)
 COMMAND_BATCH = 1000
-
-RESYNC: Final = "subscription.resync"
-
-
-def resync_event(reason: str, **details: Any) -> Event:
-    """The local notice that events may have been missed; never published."""
-    return Event(type=RESYNC, payload={"reason": reason, **details})
 
 
 async def publish(redis: Redis, event: Event, channel: str) -> int:
@@ -74,118 +67,6 @@ def _text(value: str | bytes) -> str:
     return value if isinstance(value, str) else value.decode()
 
 
-class Subscription:
-    """One local listener: an async iterator of Events from a fixed set of channels.
-
-    Use as `async with hub.subscribe([...]) as sub: async for event in sub: ...`; leaving the
-    block unsubscribes. Iteration ends when the subscription or its hub is closed.
-    """
-
-    def __init__(self, hub: EventHub, channels: frozenset[str], maxsize: int) -> None:
-        self._hub = hub
-        self.channels = channels
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
-        self._overflowed = False
-        self._held: Event | None = None  # the event that follows a gap resync
-        self._last_seq: dict[UUID, int] = {}
-        self._closed = False
-        self.dropped = 0  # events lost to overflow; the listener was told to resync
-
-    # --- called by the hub's reader: must never block or raise -------------------------
-
-    def _deliver(self, event: Event) -> None:
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            # Dropping the newest rather than blocking the reader: the listener catches up
-            # from its own last seq, which covers every dropped event.
-            self._overflowed = True
-            self.dropped += 1
-
-    def _end(self) -> None:
-        """Mark closed and wake a consumer blocked on the queue."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._queue.full():
-            self._queue.get_nowait()  # closing anyway: room for the sentinel beats an event
-        self._queue.put_nowait(None)
-
-    # --- consumer side -----------------------------------------------------------------
-
-    async def ready(self) -> None:
-        """Wait until Redis confirmed every channel; Unavailable if it does not in time."""
-        await self._hub._wait_subscribed(self.channels)
-
-    def close(self) -> None:
-        """Stop listening (idempotent). The hub drops the Redis channel if this was the last."""
-        if not self._closed:
-            self._hub._remove(self)
-            self._end()
-
-    async def __aenter__(self) -> Self:
-        try:
-            await self.ready()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> Event:
-        if self._held is not None:
-            event, self._held = self._held, None
-            return event
-        if self._overflowed:
-            return self._take_overflow()
-        if self._closed and self._queue.empty():
-            raise StopAsyncIteration
-        item = await self._queue.get()
-        if item is None:
-            raise StopAsyncIteration
-        return self._check_sequence(item)
-
-    def _take_overflow(self) -> Event:
-        self._overflowed = False
-        # What is queued is older than what was dropped; the catch-up covers it all, and
-        # keeping it would only make the listener process it twice.
-        while not self._queue.empty():
-            if self._queue.get_nowait() is None:
-                self._queue.put_nowait(None)  # keep the close sentinel
-                break
-        self._last_seq.clear()
-        return resync_event("overflow")
-
-    def _check_sequence(self, event: Event) -> Event:
-        if event.type == RESYNC:
-            # After a catch-up the next seq of each room is a fresh baseline, not a gap.
-            self._last_seq.clear()
-            return event
-        # Edits and deletes carry their message's old seq: only creation advances a room.
-        # isinstance: a foreign publisher's seq could be any JSON value.
-        if event.type != "message.created" or event.room_id is None:
-            return event
-        if not isinstance(event.seq, int):
-            return event
-        last = self._last_seq.get(event.room_id)
-        if last is None or event.seq > last:
-            self._last_seq[event.room_id] = event.seq
-        if last is not None and event.seq > last + 1:
-            self._held = event
-            return resync_event("gap", room_id=str(event.room_id), after_seq=last)
-        return event
-
-
 class EventHub:
     """All of a process's listeners on one Redis subscriber connection.
 
@@ -199,8 +80,8 @@ class EventHub:
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
-        self._listeners: dict[str, set[Subscription]] = {}
-        self._subscriptions: set[Subscription] = set()
+        self._listeners: dict[str, set[Listener]] = {}
+        self._subscriptions: set[Listener] = set()
         # Subscription bookkeeping against Redis, on the current connection:
         self._sent: set[str] = set()  # SSUBSCRIBEd (and not SUNSUBSCRIBEd since)
         self._dirty: set[str] = set()  # wanted state may differ from _sent
@@ -270,19 +151,28 @@ class EventHub:
     def subscribe(self, channels: Iterable[str]) -> Subscription:
         """A new listener on these channels; `async with` it (or `await sub.ready()`)."""
         subscription = Subscription(self, frozenset(channels), self._queue_size)
-        self._subscriptions.add(subscription)
-        for channel in subscription.channels:
+        self.attach(subscription)
+        return subscription
+
+    def attach(self, listener: Listener) -> None:
+        """Add any listener (a Subscription, or chatstore's per-room feed) on its channels.
+        `await hub.wait_subscribed(listener.channels)` waits for Redis to confirm them."""
+        self._subscriptions.add(listener)
+        for channel in listener.channels:
             listeners = self._listeners.get(channel)
             if listeners is None:
                 listeners = self._listeners[channel] = set()
                 self._dirty.add(channel)
                 if channel not in self._sent or self._inflight.get(channel):
                     self._confirmed[channel] = asyncio.get_running_loop().create_future()
-            listeners.add(subscription)
+            listeners.add(listener)
         self._wake_writer.set()
-        return subscription
 
-    def _remove(self, subscription: Subscription) -> None:
+    def detach(self, listener: Listener) -> None:
+        """Remove a listener; a channel nobody listens to any more is unsubscribed."""
+        self._remove(listener)
+
+    def _remove(self, subscription: Listener) -> None:
         self._subscriptions.discard(subscription)
         for channel in subscription.channels:
             listeners = self._listeners.get(channel)
@@ -296,6 +186,10 @@ class EventHub:
                 if future is not None:
                     future.cancel()
         self._wake_writer.set()
+
+    async def wait_subscribed(self, channels: Iterable[str]) -> None:
+        """Wait until Redis confirmed these channels; Unavailable if not in time."""
+        await self._wait_subscribed(channels)
 
     async def _wait_subscribed(self, channels: Iterable[str]) -> None:
         pending = [self._confirmed[c] for c in channels if c in self._confirmed]

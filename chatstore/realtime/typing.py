@@ -182,3 +182,31 @@ class Typing:
             },
         )
         await self._publish(event, room_channel(room))
+
+
+class MemberTyping(Typing):
+    """Typing that only members of the room may announce: `is_member(room, user)` is asked
+    first (one PostgreSQL read) and PermissionDenied raised for anyone else."""
+
+    def __init__(
+        self,
+        redis_client: redis.asyncio.Redis,
+        publish: Publish,
+        require_member: Callable[[uuid.UUID, uuid.UUID], Awaitable[object]],
+        *,
+        ttl: float = 5.0,
+    ) -> None:
+        super().__init__(redis_client, publish, ttl=ttl)
+        self._require_member = require_member
+
+    async def start(self, room_id: uuid.UUID | str, user_id: uuid.UUID | str) -> None:
+        room = validation.uuid_value("room_id", room_id)
+        user = validation.uuid_value("user_id", user_id)
+        await self._require_member(room, user)
+        await super().start(room, user)
+
+    async def stop(self, room_id: uuid.UUID | str, user_id: uuid.UUID | str) -> None:
+        room = validation.uuid_value("room_id", room_id)
+        user = validation.uuid_value("user_id", user_id)
+        await self._require_member(room, user)
+        await super().stop(room, user)

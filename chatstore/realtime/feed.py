@@ -1,0 +1,348 @@
+"""The per-process room feed: change-log entries in `event_seq` order, once each.
+
+One `RoomFeed` per process sits between the Redis hub and every client stream of the
+process. For each room with at least one local listener it keeps the room's head (the
+highest event_seq handed on, with nothing missing below it) and:
+
+- hands entries on in order and drops duplicates;
+- holds an entry that arrives early (n+2 before n+1) for `gap_wait` seconds, then fills the
+  gap from the PostgreSQL log with one query per process for all rooms that need it,
+  never one query per listener;
+- polls the heads of all its rooms every `poll_interval` seconds in one query, so an entry
+  whose publish was lost (Redis down, a failed publish, a quiet room where no later entry
+  reveals the gap) is fetched from the log within that bound;
+- re-reads everything after a Redis reconnect.
+
+So a committed change reaches a connected listener within about `poll_interval` plus one
+query even when every publish fails; with Redis healthy, within a publish's latency (or
+`gap_wait` plus one query when publishes overtake each other).
+
+The same tick also polls the membership versions of the users whose streams asked to be
+told when their set of rooms changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+from uuid import UUID
+
+from chatstore.errors import ChatStoreError
+from chatstore.models import LogEntry, RoomHead
+from chatstore.realtime.events import Event, entry_event, room_channel
+from chatstore.realtime.pubsub import EventHub
+from chatstore.realtime.subscription import RESYNC
+from chatstore.realtime.tasks import stop_task
+
+log = logging.getLogger("chatstore")
+
+FILL_LIMIT = 500  # entries per room per fill query; a longer gap takes several rounds
+RETRY_SECONDS = 0.5  # after a failed fill or poll (PostgreSQL unreachable)
+
+
+class LogReader(Protocol):
+    """The queries the feed needs (chatstore.repositories.EventLogRepository)."""
+
+    async def after_many(
+        self, cursors: Mapping[UUID, int], limit: int = ...
+    ) -> dict[UUID, list[LogEntry]]: ...
+
+    async def heads(self, room_ids: Collection[UUID]) -> dict[UUID, RoomHead]: ...
+
+    async def membership_versions(self, user_ids: Collection[UUID]) -> dict[UUID, int]: ...
+
+
+class FeedListener(Protocol):
+    """A client stream, as the feed sees it. Called from the event loop; must not block."""
+
+    def entry(self, room_id: UUID, event: Event) -> None:
+        """The room's next change-log entry (event_seq = the previous one's + 1)."""
+
+    def ephemeral(self, room_id: UUID, event: Event) -> None:
+        """A typing notice or an application's ephemeral event in the room."""
+
+    def reset(self, room_id: UUID, head: int) -> None:
+        """Entries up to `head` can no longer be delivered (pruned): reload the room."""
+
+    def room_gone(self, room_id: UUID) -> None:
+        """The room was deleted."""
+
+
+@dataclass
+class FeedStats:
+    """What the feed absorbed, for benchmarks and the closing report."""
+
+    delivered: int = 0  # entries handed on (once per room, not per listener)
+    duplicates: int = 0  # entries seen again (a retried publish, a fill overlapping live)
+    inversions: int = 0  # entries that arrived before an earlier one
+    gap_fills: int = 0  # rooms whose gap was filled from the log
+    fill_queries: int = 0  # queries run to fill (one covers every waiting room)
+    quiet_fills: int = 0  # rooms found behind by the poll (a lost publish)
+    polls: int = 0
+    resets: int = 0
+
+
+class _Room:
+    """A room's state, and the hub listener on its channel."""
+
+    def __init__(self, feed: RoomFeed, room_id: UUID) -> None:
+        self.feed = feed
+        self.room_id = room_id
+        self.channels = frozenset({room_channel(room_id)})
+        self.head: int | None = None  # unknown until the first read of the log's head
+        self.pending: dict[int, Event] = {}
+        self.listeners: set[FeedListener] = set()
+        self.gap_timer: asyncio.TimerHandle | None = None
+        self.ready = asyncio.Event()
+
+    def _deliver(self, event: Event) -> None:
+        self.feed._on_event(self, event)
+
+    def _end(self) -> None:
+        pass
+
+
+@dataclass
+class _Watch:
+    version: int
+    on_change: Callable[[], None]
+
+
+@dataclass
+class _Wanted:
+    rooms: set[UUID] = field(default_factory=set)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class RoomFeed:
+    def __init__(
+        self,
+        hub: EventHub,
+        log_reader: LogReader,
+        *,
+        gap_wait: float = 0.05,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._hub = hub
+        self._log = log_reader
+        self._gap_wait = gap_wait
+        self._poll_interval = poll_interval
+        self._rooms: dict[UUID, _Room] = {}
+        self._watches: dict[UUID, dict[object, _Watch]] = {}
+        self._wanted = _Wanted()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.stats = FeedStats()
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._fill_loop(), name="chatstore-feed-filler"),
+            asyncio.create_task(self._poll_loop(), name="chatstore-feed-poller"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            await stop_task(task)
+        self._tasks = []
+        for room in self._rooms.values():
+            self._hub.detach(room)
+            if room.gap_timer is not None:
+                room.gap_timer.cancel()
+        self._rooms.clear()
+
+    # --- listeners ---------------------------------------------------------------------
+
+    async def join(self, room_id: UUID, listener: FeedListener) -> int:
+        """Start handing the room's entries to `listener`; returns the room's head at that
+        moment: every entry after it reaches the listener, so a listener that reads the
+        log from its own cursor up to at least this head misses nothing."""
+        room = self._rooms.get(room_id)
+        if room is None:
+            room = self._rooms[room_id] = _Room(self, room_id)
+            room.listeners.add(listener)
+            self._hub.attach(room)
+            try:
+                await self._hub.wait_subscribed(room.channels)
+            except ChatStoreError as error:
+                # Redis is down: the poll delivers until it is back (then the hub
+                # re-subscribes by itself).
+                log.debug("room feed subscribes without Redis: %s", error)
+            await self._initialise(room)
+        else:
+            room.listeners.add(listener)
+            await room.ready.wait()
+        assert room.head is not None
+        return room.head
+
+    async def _initialise(self, room: _Room) -> None:
+        while True:
+            try:
+                heads = await self._log.heads([room.room_id])
+                break
+            except ChatStoreError as error:
+                log.warning("room feed cannot read the log head, retrying: %s", error)
+                await asyncio.sleep(RETRY_SECONDS)
+        head = heads.get(room.room_id)
+        room.head = 0 if head is None else head.last_event_seq
+        early = sorted(seq for seq in room.pending if seq > room.head)
+        events = [room.pending[seq] for seq in early]
+        room.pending.clear()
+        room.ready.set()
+        for event in events:
+            self._offer(room, event)
+
+    def leave(self, room_id: UUID, listener: FeedListener) -> None:
+        room = self._rooms.get(room_id)
+        if room is None:
+            return
+        room.listeners.discard(listener)
+        if not room.listeners:
+            del self._rooms[room_id]
+            self._hub.detach(room)
+            if room.gap_timer is not None:
+                room.gap_timer.cancel()
+            self._wanted.rooms.discard(room_id)
+
+    def watch(
+        self, user_id: UUID, key: object, version: int, on_change: Callable[[], None]
+    ) -> None:
+        """Call `on_change` when the user's membership version moves past `version`."""
+        self._watches.setdefault(user_id, {})[key] = _Watch(version, on_change)
+
+    def unwatch(self, user_id: UUID, key: object) -> None:
+        watches = self._watches.get(user_id)
+        if watches is not None:
+            watches.pop(key, None)
+            if not watches:
+                del self._watches[user_id]
+
+    @property
+    def rooms(self) -> frozenset[UUID]:
+        return frozenset(self._rooms)
+
+    # --- ordering ----------------------------------------------------------------------
+
+    def _on_event(self, room: _Room, event: Event) -> None:
+        if event.type == RESYNC:
+            self._want(room.room_id)  # Redis reconnected: anything may have been missed
+            return
+        if event.event_seq is None:
+            for listener in list(room.listeners):
+                listener.ephemeral(room.room_id, event)
+            return
+        if room.head is None:
+            room.pending[event.event_seq] = event  # released once the head is known
+            return
+        self._offer(room, event)
+
+    def _offer(self, room: _Room, event: Event) -> None:
+        seq = event.event_seq
+        assert seq is not None
+        assert room.head is not None
+        if seq <= room.head or seq in room.pending:
+            self.stats.duplicates += 1
+            return
+        if seq > room.head + 1:
+            self.stats.inversions += 1
+            room.pending[seq] = event
+            if room.gap_timer is None:
+                room.gap_timer = asyncio.get_running_loop().call_later(
+                    self._gap_wait, self._gap_expired, room
+                )
+            return
+        self._release(room, event)
+        while room.head + 1 in room.pending:
+            self._release(room, room.pending.pop(room.head + 1))
+        if not room.pending and room.gap_timer is not None:
+            room.gap_timer.cancel()
+            room.gap_timer = None
+
+    def _release(self, room: _Room, event: Event) -> None:
+        room.head = event.event_seq
+        self.stats.delivered += 1
+        for listener in list(room.listeners):
+            listener.entry(room.room_id, event)
+
+    def _gap_expired(self, room: _Room) -> None:
+        room.gap_timer = None
+        if room.pending and self._rooms.get(room.room_id) is room:
+            self._want(room.room_id)
+
+    def _want(self, room_id: UUID) -> None:
+        self._wanted.rooms.add(room_id)
+        self._wanted.wake.set()
+
+    # --- filling from the log ----------------------------------------------------------
+
+    async def _fill_loop(self) -> None:
+        while True:
+            await self._wanted.wake.wait()
+            self._wanted.wake.clear()
+            wanted, self._wanted.rooms = self._wanted.rooms, set()
+            rooms = [self._rooms[r] for r in wanted if r in self._rooms]
+            cursors = {room.room_id: room.head for room in rooms if room.head is not None}
+            if not cursors:
+                continue
+            try:
+                found = await self._log.after_many(cursors, FILL_LIMIT)
+            except ChatStoreError as error:
+                log.warning("room feed cannot fill from the log, retrying: %s", error)
+                self._wanted.rooms |= set(cursors)
+                await asyncio.sleep(RETRY_SECONDS)
+                self._wanted.wake.set()
+                continue
+            self.stats.fill_queries += 1
+            for room_id, entries in found.items():
+                room = self._rooms.get(room_id)
+                if room is None or room.head is None:
+                    continue
+                if entries:
+                    self.stats.gap_fills += 1
+                for entry in entries:
+                    self._offer(room, entry_event(entry))
+                if len(entries) >= FILL_LIMIT or room.pending:
+                    self._want(room_id)  # more to read, or a gap the log does not hold yet
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_interval)
+            try:
+                await self._poll()
+            except ChatStoreError as error:
+                log.warning("room feed poll failed: %s", error)
+
+    async def _poll(self) -> None:
+        self.stats.polls += 1
+        known = {r: room for r, room in self._rooms.items() if room.head is not None}
+        if known:
+            heads = await self._log.heads(list(known))
+            for room_id, room in known.items():
+                self._compare(room, heads.get(room_id))
+        if self._watches:
+            versions = await self._log.membership_versions(list(self._watches))
+            for user_id, watches in list(self._watches.items()):
+                version = versions.get(user_id)
+                for watch in list(watches.values()):
+                    if version is None or version != watch.version:
+                        watch.version = -1 if version is None else version
+                        watch.on_change()
+
+    def _compare(self, room: _Room, head: RoomHead | None) -> None:
+        if self._rooms.get(room.room_id) is not room or room.head is None:
+            return
+        if head is None:
+            for listener in list(room.listeners):
+                listener.room_gone(room.room_id)
+            return
+        if head.pruned_through > room.head:
+            # Retention removed entries this process never handed on: they are gone.
+            self.stats.resets += 1
+            room.head = head.last_event_seq
+            room.pending.clear()
+            for listener in list(room.listeners):
+                listener.reset(room.room_id, head.last_event_seq)
+        elif head.last_event_seq > room.head:
+            self.stats.quiet_fills += 1
+            self._want(room.room_id)
