@@ -154,8 +154,10 @@ async def test_a_lost_publish_in_a_quiet_room_arrives_within_the_poll_bound(
         finally:
             store.db.log_publisher = publisher
     assert (event.type, event.seq) == ("message.created", lost.seq)
-    # The bound: one poll interval plus a query (0.2 s here; 1 s by default).
-    assert delay < 3 * store.settings.stream_poll_seconds + 0.5, delay
+    # The bound: one poll interval plus a query (0.2 s here; 1 s by default). The margin
+    # is for a loaded machine, not for the mechanism.
+    print(f"lost publish delivered after {delay * 1000:.0f} ms (poll every 200 ms)")
+    assert delay < 5 * store.settings.stream_poll_seconds + 1.0, delay
     assert store.feed.stats.quiet_fills >= 1
 
 
