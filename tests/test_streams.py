@@ -256,3 +256,44 @@ async def test_listing_members_as_a_user_is_for_members_only(store: ChatStore) -
     assert {m.user_id for m in listed} == {alice.id, bob.id}
     with pytest.raises(PermissionDenied):
         await store.rooms.list_members(room.id, user_id=mallory.id)
+
+
+async def test_a_client_that_falls_behind_misses_nothing(
+    store: ChatStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chatstore.realtime.stream.QUEUE_LIMIT", 5)
+    alice, bob = await users(store, "alice", "bob")
+    room = await store.rooms.create(name="busy", kind="public", created_by=alice.id)
+    await store.rooms.add_member(room.id, bob.id)
+    async with store.connect(bob.id, "phone") as stream:
+        reads_at_open = stream.log_reads
+        sent = [
+            await store.send_message(CreateMessage(room.id, alice.id, f"burst {n}"))
+            for n in range(30)
+        ]
+        await asyncio.sleep(0.3)  # the burst arrives while the client is not reading
+        seen = await take(stream, 30)
+        assert await nothing_more(stream) == []
+        assert stream.log_reads > reads_at_open  # it re-read the log, once it overflowed
+    assert [e.seq for e in seen] == [m.seq for m in sent]
+
+
+async def test_a_member_removed_and_added_again_sees_only_their_member_time(
+    store: ChatStore,
+) -> None:
+    alice, bob = await users(store, "alice", "bob")
+    room = await store.rooms.create(name="door", kind="public", created_by=alice.id)
+    await store.rooms.add_member(room.id, bob.id)
+    async with store.connect(bob.id, "phone") as stream:
+        await store.rooms.remove_member(room.id, bob.id, acting_user_id=alice.id)
+        hidden = await store.send_message(CreateMessage(room.id, alice.id, "while bob is out"))
+        await asyncio.sleep(QUIET)
+        await store.rooms.add_member(room.id, bob.id, acting_user_id=alice.id)
+        back = await store.send_message(CreateMessage(room.id, alice.id, "welcome back"))
+        seen = await take(stream, 3)
+    assert kinds(seen) == [
+        ("member.removed", None),
+        ("member.joined", None),
+        ("message.created", back.seq),
+    ]
+    assert hidden.seq not in [e.seq for e in seen]
