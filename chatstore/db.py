@@ -8,6 +8,8 @@ context variable, so they commit or roll back together.
 from __future__ import annotations
 
 import contextvars
+import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -48,6 +50,26 @@ def connection_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
+# A connection back in the pool within this long is handed out again unchecked: it was just
+# used successfully, and a check would cost a round trip per call. One idle longer is
+# checked first (a PING-like empty query), which catches a server restart or a dropped
+# connection between bursts. A connection that breaks while busy fails its one call with
+# Unavailable, and psycopg's pool discards it.
+CHECK_AFTER_IDLE_SECONDS = 1.0
+_returned_at: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
+
+
+async def _note_return(conn: Connection) -> None:
+    _returned_at[conn] = time.monotonic()
+
+
+async def _check_if_idle(conn: Connection) -> None:
+    returned = _returned_at.get(conn)
+    if returned is not None and time.monotonic() - returned < CHECK_AFTER_IDLE_SECONDS:
+        return
+    await AsyncConnectionPool.check_connection(conn)
+
+
 class Database:
     """An open connection pool plus the loaded queries."""
 
@@ -68,8 +90,10 @@ class Database:
             max_idle=settings.pg_pool_max_idle,
             max_lifetime=settings.pg_pool_max_lifetime,
             # A connection killed by a server restart is found and replaced when it is
-            # taken from the pool, instead of failing the caller's query.
-            check=AsyncConnectionPool.check_connection,
+            # taken from the pool, instead of failing the caller's query; but only one that
+            # sat idle a while is checked, so a busy pool pays no extra round trip per call.
+            check=_check_if_idle,
+            reset=_note_return,
             kwargs=connection_kwargs(settings),
             connection_class=psycopg.AsyncConnection[DictRow],
             open=False,

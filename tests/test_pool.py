@@ -15,6 +15,7 @@ from chatstore import (
     PermissionDenied,
     ValidationError,
 )
+from tests.dbchecks import connect, probes, rows
 
 
 class Boom(Exception):
@@ -70,3 +71,19 @@ async def test_no_connection_leaks_after_errors(store: ChatStore) -> None:
     users = await asyncio.gather(*(store.users.get(alice.id) for _ in range(pool_max * 3)))
     assert {user.id for user in users} == {alice.id}
     assert checked_out(store) == 0
+
+
+async def test_idle_connections_killed_behind_the_pools_back_are_replaced(
+    store: ChatStore, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chatstore.db.CHECK_AFTER_IDLE_SECONDS", 0.1)
+    alice = await store.users.create(
+        email="alice@example.com", username="alice", password="correct horse battery"
+    )
+    await asyncio.gather(*(store.users.get(alice.id) for _ in range(5)))
+    async with connect(database_url) as conn:
+        killed = await rows(probes.terminate_other_backends(conn))
+    assert killed, "the pool's connections were open"
+    await asyncio.sleep(0.2)  # idle past the threshold: checked before reuse, then replaced
+    users = await asyncio.gather(*(store.users.get(alice.id) for _ in range(10)))
+    assert {user.id for user in users} == {alice.id}

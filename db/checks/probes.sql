@@ -113,3 +113,9 @@ SELECT
 -- name: record_migration(version)!
 -- Records a migration version as dbmate would, as if a newer chatstore had applied it.
 INSERT INTO schema_migrations (version) VALUES (:version);
+
+-- name: terminate_other_backends()
+-- Ends every other session on this database, as a server restart or a network cut would.
+SELECT pg_terminate_backend(sa.pid) AS backend_ended
+FROM pg_stat_activity AS sa
+WHERE sa.datname = current_database() AND sa.pid <> pg_backend_pid();
