@@ -89,6 +89,11 @@ class Settings:
     # for a free one instead of failing at once.
     redis_pool_max: int = 50
     redis_pool_timeout: float = 5.0
+    # The Redis half of a committed write (counters, publishes) may add at most this much to
+    # the write's latency; past it, or on a Redis error, Redis halves are skipped for
+    # redis_breaker_seconds (the change log and counter rebuilds cover what is skipped).
+    redis_write_budget_seconds: float = 0.1
+    redis_breaker_seconds: float = 1.0
     # Delivery (chatstore.realtime.feed): how long an entry that arrived early waits for the
     # one before it before the gap is filled from the log, and how often each process checks
     # its rooms' log heads, which bounds how late a change whose publish was lost arrives.
@@ -156,6 +161,10 @@ class Settings:
             typing_ttl_seconds=_float(env, "CHATSTORE_TYPING_TTL_SECONDS", 5.0, 0.1, 600),
             redis_pool_max=_int(env, "CHATSTORE_REDIS_POOL_MAX", 50, 1, 10_000),
             redis_pool_timeout=_float(env, "CHATSTORE_REDIS_POOL_TIMEOUT", 5.0, 0.1, 600),
+            redis_write_budget_seconds=_float(
+                env, "CHATSTORE_REDIS_WRITE_BUDGET_SECONDS", 0.1, 0.001, 60
+            ),
+            redis_breaker_seconds=_float(env, "CHATSTORE_REDIS_BREAKER_SECONDS", 1.0, 0.01, 600),
             sql_paths=_paths(env, "CHATSTORE_SQL_PATH"),
             stream_gap_wait_seconds=_float(env, "CHATSTORE_STREAM_GAP_WAIT_SECONDS", 0.05, 0, 10),
             stream_poll_seconds=_float(env, "CHATSTORE_STREAM_POLL_SECONDS", 1.0, 0.05, 60),

@@ -10,6 +10,7 @@ are rebuilt from PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from uuid import UUID
@@ -20,6 +21,7 @@ from chatstore.config import Settings
 from chatstore.db import Database
 from chatstore.errors import ChatStoreError
 from chatstore.models import CreateMessage, Member, Message, Receipt, Role, Room, RoomKind
+from chatstore.realtime.breaker import Breaker
 from chatstore.realtime.events import Event, room_channel
 from chatstore.realtime.pubsub import publish
 from chatstore.realtime.unread import UnreadCounters
@@ -31,11 +33,15 @@ Step = Callable[[], Awaitable[object]]
 
 
 class RedisSync:
-    """Runs the Redis half of committed writes, and heals counters after Redis was down."""
+    """Runs the Redis half of committed writes, and heals counters after Redis was down.
 
-    def __init__(self, redis: Redis, unread: UnreadCounters) -> None:
+    A circuit breaker (chatstore.realtime.breaker) bounds what that half can add to a write:
+    at most `budget` seconds while Redis misbehaves, nothing while the breaker is open."""
+
+    def __init__(self, redis: Redis, unread: UnreadCounters, breaker: Breaker) -> None:
         self.redis = redis
         self.unread = unread
+        self.breaker = breaker
         self._stale_rooms: set[UUID] = set()
         self._stale_users: set[UUID] = set()
 
@@ -45,27 +51,44 @@ class RedisSync:
     async def run(
         self, steps: Iterable[Step], *, rooms: Iterable[UUID] = (), users: Iterable[UUID] = ()
     ) -> None:
-        """Run each step; on Redis trouble log it, mark the counters stale, and go on."""
-        await self.heal()
-        for step in steps:
-            try:
-                await step()
-            except ChatStoreError as exc:
-                log.warning("redis update after commit skipped: %s", exc)
-                self._stale_rooms.update(rooms)
-                self._stale_users.update(users)
+        """Run the steps within the breaker's budget; on Redis trouble (or an open breaker)
+        skip the rest, mark the counters they would have moved stale, and go on."""
+        if not self.breaker.allow():
+            self._stale_rooms.update(rooms)
+            self._stale_users.update(users)
+            return
+        try:
+            async with asyncio.timeout(self.breaker.budget):
+                await self._heal()
+                for step in steps:
+                    await step()
+        except (ChatStoreError, TimeoutError) as exc:
+            log.warning("redis update after commit skipped: %s", exc or "over its time budget")
+            self.breaker.failed()
+            self._stale_rooms.update(rooms)
+            self._stale_users.update(users)
+        else:
+            self.breaker.succeeded()
 
     async def heal(self) -> None:
         """Drop counters that missed writes, once Redis answers, so they are rebuilt."""
+        if not self.breaker.allow():
+            return
         try:
-            for room in list(self._stale_rooms):
-                await self.unread.invalidate_room(room)
-                self._stale_rooms.discard(room)
-            for user in list(self._stale_users):
-                await self.unread.invalidate_user(user)
-                self._stale_users.discard(user)
-        except ChatStoreError:
-            pass  # still down; the next write or read tries again
+            async with asyncio.timeout(self.breaker.budget):
+                await self._heal()
+        except (ChatStoreError, TimeoutError):
+            self.breaker.failed()  # still down; a later write or read tries again
+        else:
+            self.breaker.succeeded()
+
+    async def _heal(self) -> None:
+        for room in list(self._stale_rooms):
+            await self.unread.invalidate_room(room)
+            self._stale_rooms.discard(room)
+        for user in list(self._stale_users):
+            await self.unread.invalidate_user(user)
+            self._stale_users.discard(user)
 
 
 class LiveMessageRepository(MessageRepository):

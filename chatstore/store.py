@@ -27,6 +27,7 @@ from chatstore.errors import ChatStoreError, Unavailable, ValidationError
 from chatstore.live import LiveMessageRepository, LiveRoomRepository, RedisSync
 from chatstore.models import CreateMessage, LogEntry, Message
 from chatstore.queries import BoundQueries
+from chatstore.realtime.breaker import Breaker
 from chatstore.realtime.connection import open_redis
 from chatstore.realtime.events import Event, room_channel
 from chatstore.realtime.feed import RoomFeed
@@ -77,7 +78,14 @@ class ChatStore:
         # without a connection: `await store.queries.<file>.<query>(**params)`.
         self.queries = BoundQueries(db)
         self.unread = UnreadCounters(redis, db)
-        self._sync = RedisSync(redis, self.unread)
+        self._sync = RedisSync(
+            redis,
+            self.unread,
+            Breaker(
+                budget=settings.redis_write_budget_seconds,
+                cooldown=settings.redis_breaker_seconds,
+            ),
+        )
         self.users = UserRepository(db, settings)
         self.rooms = LiveRoomRepository(db, settings, self._sync)
         self.messages = LiveMessageRepository(db, settings, self._sync)
@@ -159,10 +167,12 @@ class ChatStore:
         lost), or straight from PostgreSQL while Redis is down."""
         user = validation.uuid_value("user_id", user_id)
         await self._sync.heal()
-        try:
-            return await self.unread.counts(user)
-        except Unavailable:
-            return {entry.room_id: entry.count for entry in await self.messages.unread_counts(user)}
+        if not self._sync.breaker.is_open:
+            try:
+                return await self.unread.counts(user)
+            except Unavailable:
+                self._sync.breaker.failed()
+        return {entry.room_id: entry.count for entry in await self.messages.unread_counts(user)}
 
     def connect(
         self,

@@ -242,3 +242,34 @@ async def test_redis_outage_loses_no_data_and_listeners_catch_up(
         # Counters that missed writes during the outage are rebuilt and exact again.
         truth = {e.room_id: e.count for e in await store.messages.unread_counts(bob.id)}
         assert await store.unread_counts(bob.id) == truth == {room_id: 1}
+
+
+async def test_a_redis_outage_does_not_slow_sends(
+    database_url: str, own_redis: RedisServer
+) -> None:
+    settings: Settings = settings_for(database_url, own_redis.url(0))
+    async with ChatStore.open(settings) as store:
+        alice, bob = await make_users(store)
+        room_id = (await room_with(store, alice, bob)).room_id
+
+        async def send_times(label: str) -> list[float]:
+            times = []
+            for n in range(30):
+                started = time.perf_counter()
+                await store.send_message(CreateMessage(room_id, alice.id, f"{label} {n}"))
+                times.append(time.perf_counter() - started)
+            return times
+
+        up = await send_times("up")
+        own_redis.stop()
+        try:
+            down = await send_times("down")
+        finally:
+            own_redis.start()
+        # One send pays at most the Redis half's budget before the breaker opens; after it,
+        # sends skip Redis until a trial send finds it back.
+        assert max(down) < settings.redis_write_budget_seconds + 0.5, max(down)
+        median_up, median_down = sorted(up)[15], sorted(down)[15]
+        print(f"send median: Redis up {median_up * 1000:.2f} ms, down {median_down * 1000:.2f} ms")
+        assert median_down < 1.5 * median_up + 0.005
+        assert store._sync.breaker.trips >= 1
