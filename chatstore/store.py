@@ -56,12 +56,6 @@ def _mapping(field: str, value: object) -> Mapping[Any, Any]:
     return value
 
 
-def _iterable(field: str, value: object) -> Iterable[Any]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise ValidationError(field, "must be a list of user ids")
-    return value
-
-
 class SchemaNewerWarning(UserWarning):
     """The database has migrations this chatstore does not know: a newer version applied
     them (as in a rolling deploy). chatstore still opens; upgrade it to match."""
@@ -194,27 +188,28 @@ class ChatStore:
         users in `follow` (default: up to 1,000 users who share a room with this one).
         `stream.cursors` says where to resume. The device is online while connected.
         """
-        return self._connect(user_id, device_id, cursors or {}, follow)
+        return self._connect(user_id, device_id, cursors, follow)
 
     @asynccontextmanager
     async def _connect(
         self,
         user_id: UUID | str,
         device_id: str,
-        cursors: Mapping[UUID, int] | Mapping[str, int],
+        cursors: Mapping[UUID, int] | Mapping[str, int] | None,
         follow: Iterable[UUID | str] | None,
     ) -> AsyncIterator[ClientStream]:
         user = validation.uuid_value("user_id", user_id)
         device = presence_device_id(device_id)
+        # None only: an empty string or 0 given as cursors is a mistake, not "no cursors".
         positions = {
             validation.uuid_value("cursors", room): validation.seq("cursors", seq)
-            for room, seq in _mapping("cursors", cursors).items()
+            for room, seq in _mapping("cursors", {} if cursors is None else cursors).items()
         }
         if follow is None:
             rows = await self.queries.presence.co_members(user_id=user, limit=FOLLOW_LIMIT)
             followed = [row["user_id"] for row in rows]
         else:
-            followed = [validation.uuid_value("follow", u) for u in _iterable("follow", follow)]
+            followed = validation.uuid_list("follow", follow)
         stream = ClientStream(
             user_id=user,
             device_id=device,

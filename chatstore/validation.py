@@ -6,7 +6,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, TypeVar
 
 from chatstore.errors import ValidationError
@@ -45,9 +45,15 @@ RESERVED_EVENT_PREFIXES = (
 # An event payload travels in every publish and sits in the log: small on purpose.
 JSON_OBJECT_MAX_BYTES = 16 * 1024
 _JSON_DEPTH_MAX = 32
+# Python refuses to write integers of more than 4300 digits as text (int_max_str_digits),
+# so a bigger one would fail json.dumps; no real payload needs a number this long anyway.
+JSON_INTEGER_DIGITS_MAX = 1000
+_JSON_INTEGER_LIMIT = 10**JSON_INTEGER_DIGITS_MAX
+NO_SURROGATES = "must be valid Unicode text (no lone surrogates such as \\ud800)"
 
 
 def uuid_value(field: str, value: object) -> uuid.UUID:
+    """A UUID, or its text form; anything else (bytes, ints, None, ...) is refused."""
     if isinstance(value, uuid.UUID):
         return value
     if isinstance(value, str):
@@ -58,6 +64,24 @@ def uuid_value(field: str, value: object) -> uuid.UUID:
     raise ValidationError(field, "must be a UUID")
 
 
+def uuid_list(field: str, values: object) -> list[uuid.UUID]:
+    """Ids from a list, set or any other iterable, duplicates dropped, order kept. A string,
+    bytes or a mapping is refused: iterating it would yield characters, ints or keys."""
+    if isinstance(values, str | bytes | bytearray | Mapping) or not isinstance(values, Iterable):
+        raise ValidationError(field, "must be a list of UUIDs")
+    return list(dict.fromkeys(uuid_value(field, value) for value in values))
+
+
+def unicode_text(field: str, value: str) -> str:
+    """Refuse lone surrogates (U+D800..U+DFFF alone). Python strings and JSON escapes can
+    carry them, but UTF-8 cannot: PostgreSQL and Redis would fail to store them."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(field, NO_SURROGATES) from None
+    return value
+
+
 def text(
     field: str,
     value: object,
@@ -65,11 +89,14 @@ def text(
     max_chars: int,
     allow_empty: bool = False,
 ) -> str:
-    """A string without NUL characters, non-blank unless allowed, at most max_chars long."""
+    """A string PostgreSQL and Redis can store (no NUL, which PostgreSQL text refuses, no
+    lone surrogates, which UTF-8 cannot carry), non-blank unless allowed, at most max_chars
+    long."""
     if not isinstance(value, str):
         raise ValidationError(field, "must be a string")
     if "\x00" in value:
         raise ValidationError(field, "must not contain NUL characters")
+    unicode_text(field, value)
     if not allow_empty and not value.strip():
         raise ValidationError(field, "must not be empty")
     if len(value) > max_chars:
@@ -165,11 +192,15 @@ def json_object(
 
 
 def _check_json(field: str, value: object, depth: int) -> None:
-    """Refuse what json.dumps would change or PostgreSQL's jsonb refuses: non-string keys
-    (silently stringified), NaN and infinities, NUL characters, and other Python objects."""
+    """Refuse what json.dumps would change or fail on, or PostgreSQL's jsonb refuses:
+    non-string keys (silently stringified), NaN and infinities, integers too long to write,
+    NUL characters, lone surrogates, and other Python objects."""
     if depth > _JSON_DEPTH_MAX:
         raise ValidationError(field, f"must nest at most {_JSON_DEPTH_MAX} levels deep")
-    if value is None or isinstance(value, bool | int):
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        json_integer(field, value)
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -178,6 +209,7 @@ def _check_json(field: str, value: object, depth: int) -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise ValidationError(field, "must not contain NUL characters")
+        unicode_text(field, value)
         return
     if isinstance(value, Mapping):
         for key, item in value.items():
@@ -191,3 +223,12 @@ def _check_json(field: str, value: object, depth: int) -> None:
             _check_json(field, item, depth + 1)
         return
     raise ValidationError(field, f"must hold only JSON values, not {type(value).__name__}")
+
+
+def json_integer(field: str, value: int) -> int:
+    """An integer json.dumps can write (see JSON_INTEGER_DIGITS_MAX)."""
+    if not -_JSON_INTEGER_LIMIT < value < _JSON_INTEGER_LIMIT:
+        raise ValidationError(
+            field, f"must hold whole numbers of at most {JSON_INTEGER_DIGITS_MAX} digits"
+        )
+    return value

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from uuid import UUID
 
+from chatstore.errors import ValidationError
 from chatstore.models import LogEntry
 
 ENVELOPE_VERSION = 1
@@ -109,6 +110,19 @@ class Event:
             at=datetime.fromisoformat(data["at"]),
             version=data["v"],
         )
+
+
+def encoded(event: object) -> str:
+    """The wire form of an event handed to publish; ValidationError("event") for anything
+    that is not an Event or does not encode as JSON: a payload json.dumps cannot write (a
+    cycle, a key of an odd type, an integer too long to write out) or an `at` that is no
+    datetime. The caller's object, so the caller's error, not a raw exception."""
+    if not isinstance(event, Event):
+        raise ValidationError("event", "must be an Event")
+    try:
+        return event.to_json()
+    except (TypeError, ValueError, AttributeError) as error:
+        raise ValidationError("event", f"must encode as JSON ({error})") from None
 
 
 def entry_event(entry: LogEntry) -> Event:

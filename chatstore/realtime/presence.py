@@ -31,7 +31,7 @@ from typing import Any, cast
 import redis.asyncio
 
 from chatstore import validation
-from chatstore.errors import ValidationError
+from chatstore.errors import ChatStoreError, ValidationError
 from chatstore.realtime.connection import redis_errors
 from chatstore.realtime.due import DueIndex, score_arg, text_of
 from chatstore.realtime.events import Event, user_channel
@@ -92,6 +92,13 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
+def _presence_event(uid: uuid.UUID, online: bool, last_seen: float) -> Event:
+    return Event(
+        type="presence.changed",
+        payload={"user_id": str(uid), "online": online, "last_seen": _iso(last_seen)},
+    )
+
+
 class Presence:
     """Multi-device presence. Redis outages raise Unavailable from every public method."""
 
@@ -134,8 +141,30 @@ class Presence:
         # Written before announcing, so a sweep never misses a user who is announced online.
         await self._due.put(str(uid), latest, "GT")
         if went_online:
-            await self._announce(uid, online=True, last_seen=now)
+            await self._go_online(uid, device, now)
         return bool(went_online)
+
+    async def _go_online(self, uid: uuid.UUID, device: str, now: float) -> None:
+        """Write the transition through, then publish it. The write-through comes first
+        because it is what knows the user: for one PostgreSQL does not have (NotFound), or
+        while it is down, the claim is taken back before anything was announced, so the
+        failed call leaves no presence behind and the next heartbeat claims it afresh."""
+        if self._on_change is not None:
+            try:
+                await self._on_change(uid, True)
+            except ChatStoreError:
+                await self._take_back(uid, device, now)
+                raise
+        await self._publish(_presence_event(uid, True, now), user_channel(uid))
+
+    async def _take_back(self, uid: uuid.UUID, device: str, now: float) -> None:
+        """Undo a heartbeat's claim: drop the device, and with it the marker and the due
+        entry unless another device went live meanwhile (that one keeps the user online)."""
+        try:
+            if (await self._settle_user(uid, now, device))[0] == "offline":
+                await self._forget_due(uid, now)
+        except ChatStoreError as error:  # Redis down: the key still expires by itself
+            log.warning("could not take back the presence of %s: %s", uid, error)
 
     async def disconnect(self, user_id: uuid.UUID | str, device_id: str) -> bool:
         """Remove a device; True if this made the user go offline."""
@@ -146,7 +175,7 @@ class Presence:
         if outcome[0] != "offline":
             return False
         await self._forget_due(uid, now)
-        await self._announce(uid, online=False, last_seen=now)
+        await self._announce_offline(uid, last_seen=now)
         return True
 
     async def is_online(self, user_id: uuid.UUID | str) -> bool:
@@ -166,7 +195,7 @@ class Presence:
 
     async def online_many(self, user_ids: Collection[uuid.UUID | str]) -> dict[uuid.UUID, bool]:
         """Whether each user is online, in one pipelined round trip whatever their number."""
-        users = [validation.uuid_value("user_ids", u) for u in user_ids]
+        users = validation.uuid_list("user_ids", user_ids)
         if not users:
             return {}
         now = score_arg(self._clock())
@@ -217,7 +246,7 @@ class Presence:
             return False
         if outcome[0] == "offline":
             await self._forget_due(uid, now)
-        await self._announce(uid, online=False, last_seen=due_at - self._ttl)
+        await self._announce_offline(uid, last_seen=due_at - self._ttl)
         return True
 
     async def _claim_vanished(self, uid: uuid.UUID, due_at: float, now: float) -> bool:
@@ -239,15 +268,11 @@ class Presence:
             raw: Any = await self._settle(keys=[presence_key(uid)], args=[score_arg(now), device])
         return [text_of(part) for part in cast(list[Any], raw)]
 
-    async def _announce(self, uid: uuid.UUID, *, online: bool, last_seen: float) -> None:
+    async def _announce_offline(self, uid: uuid.UUID, *, last_seen: float) -> None:
         """Publish the transition, then write it through; the write-through runs even if
         publishing failed, since the transition is already claimed and won't be seen again."""
-        event = Event(
-            type="presence.changed",
-            payload={"user_id": str(uid), "online": online, "last_seen": _iso(last_seen)},
-        )
         try:
-            await self._publish(event, user_channel(uid))
+            await self._publish(_presence_event(uid, False, last_seen), user_channel(uid))
         finally:
             if self._on_change is not None:
-                await self._on_change(uid, online)
+                await self._on_change(uid, False)

@@ -29,9 +29,10 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from chatstore import validation
 from chatstore.errors import ChatStoreError, Unavailable
 from chatstore.realtime.connection import redis_errors
-from chatstore.realtime.events import Event
+from chatstore.realtime.events import Event, encoded
 from chatstore.realtime.subscription import Listener, Subscription, resync_event
 from chatstore.realtime.tasks import stop_task
 
@@ -49,16 +50,21 @@ RECONNECT_BACKOFF_MAX_SECONDS = 2.0
 # none of them huge. (Under Redis Cluster one command must stay within one slot; a cluster
 # hub would group by slot and hold one connection per shard.)
 COMMAND_BATCH = 1000
+# Far above chatstore's own names (`room:{<uuid>}`); a longer one is not a channel name.
+CHANNEL_MAX = 1000
 
 
 async def publish(redis: Redis, event: Event, channel: str) -> int:
     """SPUBLISH the event's JSON; returns how many subscriber connections received it.
 
-    Raises Unavailable when Redis cannot be reached (ConfigurationError for refused
-    credentials), never a raw redis-py exception.
+    Raises ValidationError for something that is not an Event, one that does not encode as
+    JSON, or a channel that is not text Redis can carry; Unavailable when Redis cannot be
+    reached (ConfigurationError for refused credentials), never a raw redis-py exception.
     """
+    data = encoded(event)
+    name = validation.text("channel", channel, max_chars=CHANNEL_MAX)
     with redis_errors():
-        receivers = await redis.spublish(channel, event.to_json())
+        receivers = await redis.spublish(name, data)
     return int(receivers)
 
 

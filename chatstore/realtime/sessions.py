@@ -90,6 +90,12 @@ def _valid_data(data: object) -> SessionData:
             raise ValidationError("data", f"value of {key!r} must be str, int, float, bool or None")
         if isinstance(value, float) and not math.isfinite(value):
             raise ValidationError("data", f"value of {key!r} must be a finite number")
+        # What JSON and Redis cannot take: lone surrogates (no UTF-8 form) and integers too
+        # long for json.dumps. (NUL may stay: it travels as the JSON escape \u0000.)
+        if isinstance(value, str):
+            validation.unicode_text("data", value)
+        if isinstance(value, int):
+            validation.json_integer("data", value)
     return cast(SessionData, dict(data))
 
 

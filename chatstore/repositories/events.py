@@ -28,6 +28,9 @@ from chatstore.repositories.changelog import appended, entry
 # call cannot pull a whole log into memory by mistake.
 LIMIT_MAX: Final = 100_000
 PRUNE_BATCH_MAX: Final = 100_000
+# `now() - older_than` must stay a timestamp PostgreSQL can hold; an age beyond this prunes
+# nothing anyway (no entry is that old).
+PRUNE_AGE_MAX: Final = timedelta(days=100 * 365)
 
 
 class EventLogRepository(Repository):
@@ -80,7 +83,7 @@ class EventLogRepository(Repository):
 
     async def heads(self, room_ids: Collection[UUID]) -> dict[UUID, RoomHead]:
         """Where each room's log stands; rooms that no longer exist are absent."""
-        rooms = _uuids("room_ids", room_ids)
+        rooms = validation.uuid_list("room_ids", room_ids)
         if not rooms:
             return {}
         async with self._db.connection() as conn:
@@ -96,7 +99,7 @@ class EventLogRepository(Repository):
     async def membership_versions(self, user_ids: Collection[UUID]) -> dict[UUID, int]:
         """Each user's membership_version, which moves whenever one of their memberships is
         added or removed (room deletion included); users that do not exist are absent."""
-        users = _uuids("user_ids", user_ids)
+        users = validation.uuid_list("user_ids", user_ids)
         if not users:
             return {}
         async with self._db.connection() as conn:
@@ -160,19 +163,12 @@ class EventLogRepository(Repository):
         Never waits for a lock: entries of a room being written to right now are left for a
         later call, so pruning neither delays sends nor deadlocks with them.
         """
-        if not isinstance(older_than, timedelta) or older_than <= timedelta(0):
-            raise ValidationError("older_than", "must be a positive timedelta")
+        if not isinstance(older_than, timedelta) or not timedelta(0) < older_than <= PRUNE_AGE_MAX:
+            raise ValidationError("older_than", "must be a positive timedelta of at most 100 years")
         size = validation.integer("batch", batch, low=1, high=PRUNE_BATCH_MAX)
         async with self._db.connection() as conn:
             row = await self._queries.events.prune_events(conn, older_than=older_than, limit=size)
         return 0 if row is None else int(row["deleted_count"])
-
-
-def _uuids(field: str, values: object) -> list[UUID]:
-    """A collection of ids (not a lone string, which would iterate as characters)."""
-    if isinstance(values, str | bytes) or not isinstance(values, Collection):
-        raise ValidationError(field, "must be a collection of UUIDs")
-    return list(dict.fromkeys(validation.uuid_value(field, value) for value in values))
 
 
 __all__ = ["EventLogRepository"]
