@@ -194,7 +194,11 @@ class EventHub:
         self._wake_writer.set()
 
     async def wait_subscribed(self, channels: Iterable[str]) -> None:
-        """Wait until Redis confirmed these channels; Unavailable if not in time."""
+        """Wait until Redis confirmed these channels; Unavailable if not in time, and at
+        once while the hub is disconnected (it subscribes them when Redis is back)."""
+        conn = self._connection()
+        if conn is None or not conn.is_connected:
+            raise Unavailable("the event hub is not connected to Redis")
         await self._wait_subscribed(channels)
 
     async def _wait_subscribed(self, channels: Iterable[str]) -> None:

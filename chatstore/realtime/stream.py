@@ -160,7 +160,7 @@ class ClientStream:
         channels = [user_channel(self.user_id), *(user_channel(u) for u in followed)]
         self._ephemeral = self._hub.subscribe(channels)
         with contextlib.suppress(ChatStoreError):
-            await self._ephemeral.ready()
+            await self._hub.wait_subscribed(channels)
         self._tasks.append(asyncio.create_task(self._pump(), name="chatstore-stream-pump"))
 
     async def _pump(self) -> None:
