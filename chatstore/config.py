@@ -75,6 +75,13 @@ class Settings:
     pg_pool_max_idle: float = 300.0
     pg_pool_max_lifetime: float = 3600.0
     pg_statement_timeout_ms: int = 5000
+    # The client-side bound on one call's work on its connection (a whole transaction()
+    # block counts as one call); waiting for a free connection is bounded apart, by
+    # pg_pool_timeout. A little above the server's statement timeout, so a slow statement is
+    # still cancelled cleanly by the server (its connection kept) and only a silent server or
+    # network reaches this bound, which fails the call with Unavailable and drops the
+    # connection: psycopg alone would wait on it until TCP gives up, minutes later.
+    pg_call_timeout_seconds: float = 6.0
     # None turns server-side prepared statements off (needed behind pgbouncer in
     # transaction mode); otherwise a statement is prepared after this many runs.
     pg_prepare_threshold: int | None = 5
@@ -122,6 +129,9 @@ class Settings:
             raise ConfigurationError("redis_pool_max", "must be at least 1")
         if self.pg_pool_max < max(1, self.pg_pool_min):
             raise ConfigurationError("pg_pool_max", "must be at least 1 and at least pg_pool_min")
+        # Not `<= 0`: NaN must fail too; a zero or negative bound would fail every call.
+        if not self.pg_call_timeout_seconds > 0:
+            raise ConfigurationError("pg_call_timeout_seconds", "must be more than 0")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -150,6 +160,9 @@ class Settings:
             pg_pool_max_lifetime=_float(env, "CHATSTORE_PG_POOL_MAX_LIFETIME", 3600.0, 1, 604800),
             pg_statement_timeout_ms=_int(
                 env, "CHATSTORE_PG_STATEMENT_TIMEOUT_MS", 5000, 0, 3_600_000
+            ),
+            pg_call_timeout_seconds=_float(
+                env, "CHATSTORE_PG_CALL_TIMEOUT_SECONDS", 6.0, 0.1, 3600
             ),
             pg_prepare_threshold=prepare,
             bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, MIN_BCRYPT_ROUNDS, MAX_BCRYPT_ROUNDS),

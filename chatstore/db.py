@@ -3,29 +3,38 @@
 Single-statement calls run on an autocommit connection (no BEGIN/COMMIT round trips);
 `transaction()` hands the same connection to every repository call made inside it, through a
 context variable, so they commit or roll back together.
+
+Every call ends in bounded time, whatever the network does: at most `pg_pool_timeout` to get
+a connection (its pre-use check included), then at most `pg_call_timeout_seconds` for the
+work done on it. A call that runs out of either fails with Unavailable, and a connection
+that did not answer in time is closed, never handed out again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
-import time
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 import psycopg
-from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from chatstore.config import Settings
 from chatstore.db_errors import translate
-from chatstore.errors import ChatStoreError, ConfigurationError, Unavailable
+from chatstore.errors import ChatStoreError, Unavailable
 from chatstore.models import LogEntry
+from chatstore.pg_connection import (
+    Connection,
+    _BoundedConnection,
+    _bounds,
+    _check_if_idle,
+    _dropped_if_late,
+    _note_return,
+    connection_kwargs,
+    probe_connection,
+)
 from chatstore.queries import Queries, load_queries
-from chatstore.rows import row_factory
-
-Connection = psycopg.AsyncConnection[DictRow]
 
 # The connection of the transaction the current task is inside, if any.
 _current: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
@@ -37,45 +46,16 @@ _pending: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] | None] = (
 )
 
 
-def connection_kwargs(settings: Settings) -> dict[str, Any]:
-    """Per-connection settings shared by the pool and anything else that connects."""
-    kwargs: dict[str, Any] = {
-        "autocommit": True,
-        "row_factory": row_factory,
-        "prepare_threshold": settings.pg_prepare_threshold,
-    }
-    if settings.pg_statement_timeout_ms:
-        # A runaway query is cut off server-side instead of holding a pool slot forever.
-        kwargs["options"] = f"-c statement_timeout={settings.pg_statement_timeout_ms}"
-    return kwargs
-
-
-# A connection back in the pool within this long is handed out again unchecked: it was just
-# used successfully, and a check would cost a round trip per call. One idle longer is
-# checked first (a PING-like empty query), which catches a server restart or a dropped
-# connection between bursts. A connection that breaks while busy fails its one call with
-# Unavailable, and psycopg's pool discards it.
-CHECK_AFTER_IDLE_SECONDS = 1.0
-_returned_at: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
-
-
-async def _note_return(conn: Connection) -> None:
-    _returned_at[conn] = time.monotonic()
-
-
-async def _check_if_idle(conn: Connection) -> None:
-    returned = _returned_at.get(conn)
-    if returned is not None and time.monotonic() - returned < CHECK_AFTER_IDLE_SECONDS:
-        return
-    await AsyncConnectionPool.check_connection(conn)
-
-
 class Database:
     """An open connection pool plus the loaded queries."""
 
-    def __init__(self, pool: AsyncConnectionPool[Connection], queries: Queries) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool[Connection], queries: Queries, settings: Settings
+    ) -> None:
         self.pool = pool
         self.queries = queries
+        self.pool_timeout = settings.pg_pool_timeout
+        self.call_timeout = settings.pg_call_timeout_seconds
         # Set by ChatStore: publishes change-log entries once they are committed.
         self.log_publisher: Callable[[Sequence[LogEntry]], Awaitable[None]] | None = None
 
@@ -95,7 +75,7 @@ class Database:
             check=_check_if_idle,
             reset=_note_return,
             kwargs=connection_kwargs(settings),
-            connection_class=psycopg.AsyncConnection[DictRow],
+            connection_class=_BoundedConnection,
             open=False,
             name="chatstore",
         )
@@ -112,7 +92,7 @@ class Database:
                 f"{settings.pg_pool_timeout}s"
             ) from None
         try:
-            yield cls(pool, queries)
+            yield cls(pool, queries, settings)
         finally:
             await pool.close()
 
@@ -125,14 +105,52 @@ class Database:
         current = _current.get()
         try:
             if current is not None:
+                # Inside transaction(), whose bound covers this call too.
                 yield current
                 return
-            async with self.pool.connection() as conn:
+            async with self._pooled() as conn:
                 yield conn
         except PoolTimeout as exc:
             raise Unavailable(f"no PostgreSQL connection available: {exc}") from None
         except psycopg.Error as exc:
             raise translate(exc) from exc
+
+    @asynccontextmanager
+    async def _pooled(self) -> AsyncIterator[Connection]:
+        """A pooled connection, got within pool_timeout, then used within call_timeout."""
+        # One asyncio timeout for both (it is on every call's path), moved on once the
+        # connection is in hand. It backs the pool's own timeout, which covers the queue but
+        # not the pre-use check: that one is bounded too, but may start late in the wait.
+        conn: Connection | None = None
+        try:
+            async with asyncio.timeout(self.pool_timeout) as bound:
+                token = _bounds.set((*_bounds.get(), bound))
+                try:
+                    conn = await self.pool.getconn()
+                    try:
+                        bound.reschedule(asyncio.get_running_loop().time() + self.call_timeout)
+                        # `conn` as the pool's connection() uses it: a transaction an error
+                        # left open is rolled back, the connection stays open for the pool.
+                        # _dropped_if_late exits first: a connection that ran out of time
+                        # is closed before that ROLLBACK could wait on a silent server.
+                        async with conn, _dropped_if_late(conn):
+                            yield conn
+                    finally:
+                        await self.pool.putconn(conn)
+                finally:
+                    _bounds.reset(token)
+        except TimeoutError:
+            if not bound.expired():
+                raise
+            if conn is None:
+                raise Unavailable(
+                    f"no PostgreSQL connection available within {self.pool_timeout:g}s"
+                ) from None
+            # Unknown, not undone: a write (or COMMIT) the server got may still apply.
+            raise Unavailable(
+                f"PostgreSQL did not answer within {self.call_timeout:g}s; the connection was "
+                "dropped (a write already sent may still have been applied)"
+            ) from None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -143,16 +161,19 @@ class Database:
         current = _current.get()
         if current is not None:
             try:
-                async with current.transaction():
+                async with current.transaction(), _dropped_if_late(current):
                     yield current
             except psycopg.Error as exc:
                 raise translate(exc) from exc
             return
         pending: list[Callable[[], Awaitable[None]]] = []
+        # One call for the bound: the whole block, COMMIT included, within call_timeout.
+        # _dropped_if_late sits inside conn.transaction(), so a block cut short closes the
+        # connection before the ROLLBACK a silent server would never answer.
         async with self.connection() as conn:
             token, pending_token = _current.set(conn), _pending.set(pending)
             try:
-                async with conn.transaction():
+                async with conn.transaction(), _dropped_if_late(conn):
                     yield conn
             finally:
                 _current.reset(token)
@@ -181,30 +202,12 @@ class Database:
             pending.append(step)
 
 
-# libpq reports connection-time errors as text only (no SQLSTATE). A FATAL from the server
-# means it was reached and refused us (password, role, database, pg_hba): retrying will not
-# help, except for these passing states.
-_TRANSIENT_FATALS = ("starting up", "shutting down", "too many", "recovery mode", "not yet")
-
-
-def _refused_by_server(reason: str) -> bool:
-    return "FATAL:" in reason and not any(marker in reason for marker in _TRANSIENT_FATALS)
-
-
-async def probe_connection(settings: Settings) -> None:
-    """Connect once; raise ConfigurationError for refused credentials, Unavailable otherwise."""
-    try:
-        conn = await psycopg.AsyncConnection.connect(
-            settings.database_url, connect_timeout=max(1, int(settings.pg_pool_timeout))
-        )
-    except psycopg.OperationalError as exc:
-        reason = str(exc).strip() or repr(exc)
-        if _refused_by_server(reason):
-            raise ConfigurationError("DATABASE_URL", reason) from None
-        raise Unavailable(f"PostgreSQL unavailable: {reason}") from None
-    except psycopg.ProgrammingError as exc:
-        raise ConfigurationError("DATABASE_URL", f"not a valid connection string: {exc}") from None
-    await conn.close()
-
-
-__all__ = ["ChatStoreError", "Connection", "Database", "Queries", "load_queries"]
+__all__ = [
+    "ChatStoreError",
+    "Connection",
+    "Database",
+    "Queries",
+    "connection_kwargs",
+    "load_queries",
+    "probe_connection",
+]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chatstore.config import Settings
-from chatstore.db import Database
+from chatstore.db import Database, connection_kwargs
 from chatstore.errors import ConfigurationError, Unavailable
 from tests.servers import PgServer, free_port
 
@@ -24,6 +24,9 @@ def test_defaults() -> None:
     assert settings.sql_paths == ()
     assert settings.pg_pool_max == 20
     assert settings.pg_prepare_threshold == 5
+    # Above the 5 s statement timeout: the server cancels a slow statement first.
+    assert settings.pg_call_timeout_seconds == 6.0
+    assert settings.pg_call_timeout_seconds * 1000 > settings.pg_statement_timeout_ms
 
 
 @pytest.mark.parametrize(
@@ -42,6 +45,21 @@ def test_defaults() -> None:
         ({**BASE, "CHATSTORE_PG_POOL_TIMEOUT": "0"}, "CHATSTORE_PG_POOL_TIMEOUT", ""),
         ({**BASE, "CHATSTORE_REDIS_POOL_MAX": "0"}, "CHATSTORE_REDIS_POOL_MAX", "between"),
         ({**BASE, "CHATSTORE_SQL_PATH": "/no/such/folder"}, "CHATSTORE_SQL_PATH", "not a folder"),
+        (
+            {**BASE, "CHATSTORE_PG_CALL_TIMEOUT_SECONDS": "0"},
+            "CHATSTORE_PG_CALL_TIMEOUT_SECONDS",
+            "between 0.1 and 3600",
+        ),
+        (
+            {**BASE, "CHATSTORE_PG_CALL_TIMEOUT_SECONDS": "nan"},
+            "CHATSTORE_PG_CALL_TIMEOUT_SECONDS",
+            "between",
+        ),
+        (
+            {**BASE, "CHATSTORE_PG_CALL_TIMEOUT_SECONDS": "6s"},
+            "CHATSTORE_PG_CALL_TIMEOUT_SECONDS",
+            "a number",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable_and_the_rule(
@@ -56,6 +74,24 @@ def test_bad_settings_name_the_variable_and_the_rule(
 def test_settings_built_in_code_refuse_a_weak_bcrypt_cost() -> None:
     with pytest.raises(ConfigurationError, match="bcrypt_rounds"):
         Settings(database_url=URL, redis_url=REDIS, bcrypt_rounds=9)
+
+
+def test_the_call_timeout_is_read_and_must_be_positive() -> None:
+    settings = Settings.from_env({**BASE, "CHATSTORE_PG_CALL_TIMEOUT_SECONDS": "2.5"})
+    assert settings.pg_call_timeout_seconds == 2.5
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ConfigurationError, match="pg_call_timeout_seconds"):
+            Settings(database_url=URL, redis_url=REDIS, pg_call_timeout_seconds=bad)
+
+
+def test_connections_get_keepalives_and_a_connect_timeout() -> None:
+    kwargs = connection_kwargs(Settings(database_url=URL, redis_url=REDIS, pg_pool_timeout=7.2))
+    assert kwargs["keepalives"] == 1
+    assert kwargs["tcp_user_timeout"] > 0
+    # Whole seconds, at least the pool's wait (and never under psycopg's floor of 2).
+    assert kwargs["connect_timeout"] == 8
+    short = Settings(database_url=URL, redis_url=REDIS, pg_pool_timeout=0.5)
+    assert connection_kwargs(short)["connect_timeout"] == 2
 
 
 def test_sql_path_lists_folders(tmp_path: Path) -> None:

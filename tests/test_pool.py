@@ -76,7 +76,7 @@ async def test_no_connection_leaks_after_errors(store: ChatStore) -> None:
 async def test_idle_connections_killed_behind_the_pools_back_are_replaced(
     store: ChatStore, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("chatstore.db.CHECK_AFTER_IDLE_SECONDS", 0.1)
+    monkeypatch.setattr("chatstore.pg_connection.CHECK_AFTER_IDLE_SECONDS", 0.1)
     alice = await store.users.create(
         email="alice@example.com", username="alice", password="correct horse battery"
     )
