@@ -48,14 +48,20 @@ lint:
     ruff check .
     ruff format --check .
     mypy
-    chatstore lint-sql sql
-    sqlfluff lint sql db/checks tests/app_example/sql
+    chatstore lint-sql sql bench
+    sqlfluff lint sql db/checks tests/app_example/sql bench
     python scripts/lint_migrations.py
 
 # Everything CI runs: the static checks, then the test suite (which includes the schema
 # drift check) against throwaway servers it starts itself.
 test *pytest_args: lint
     pytest {{ pytest_args }}
+
+# The benchmark: `just bench` (full run, about 12 minutes; the dataset is kept in
+# bench/.data/ for the next run) or `just bench --quick` (small dataset, under a minute;
+# CI runs it as a test).
+bench *args:
+    python -m bench {{ args }}
 
 # Only the check that db/schema.sql matches what the migrations produce.
 schema-check:

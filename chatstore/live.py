@@ -63,7 +63,7 @@ class RedisSync:
                 for step in steps:
                     await step()
         except (ChatStoreError, TimeoutError) as exc:
-            log.warning("redis update after commit skipped: %s", exc or "over its time budget")
+            log.warning("redis update after commit skipped: %s", str(exc) or "over its time budget")
             self.breaker.failed()
             self._stale_rooms.update(rooms)
             self._stale_users.update(users)

@@ -1,0 +1,1 @@
+"""chatstore benchmark harness (issue 9): `python -m bench [--quick]`; see bench/README.md."""

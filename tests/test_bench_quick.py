@@ -1,0 +1,111 @@
+"""The benchmark harness end to end, in its quick mode (issue 9).
+
+A smoke test of the harness, not of the figures: `python -m bench --quick` starts its own
+servers, loads its small dataset, measures every workload at every concurrency and writes
+its results file. Every workload must appear with calls that succeeded, and every entry must
+carry the ratio fields the report and the plots read. SQLAlchemy and matplotlib are optional
+here (the quick mode skips what is not installed, and says so).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from bench.modes import QUICK_MODE
+from tests.servers import PROJECT
+
+RATIO_FIELDS = {
+    "p50_vs_raw",
+    "throughput_vs_raw",
+    "p50_vs_sqlalchemy",
+    "throughput_vs_sqlalchemy",
+}
+CHATSTORE_ONLY = {"unread_counts_redis", "connect"}
+EXPECTED = {
+    "get_user",
+    "authenticate",
+    "send_direct",
+    "send_big",
+    "catch_up",
+    "mark_read",
+    "unread_counts",
+    "unread_counts_redis",
+    "room_list",
+    "connect",
+    *(f"history_{kind}_{depth}" for kind in ("keyset", "offset") for depth in QUICK_MODE.depths),
+}
+# The quick mode takes about 35 s on a 2-core machine (50 s with SQLAlchemy installed).
+RUN_TIMEOUT_SECONDS = 110
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    out = tmp_path_factory.mktemp("bench-results")
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-5000:]
+    written = sorted(out.glob("*.json"))
+    assert [path.name for path in written] == [written[0].name]
+    assert written[0].name.endswith("-quick.json")
+    results: dict[str, Any] = json.loads(written[0].read_text())
+    return results, finished.stdout
+
+
+def test_every_workload_at_every_concurrency(quick_run: tuple[dict[str, Any], str]) -> None:
+    results, _ = quick_run
+    measured = {(e["workload"], e["concurrency"]) for e in results["workloads"]}
+    wanted = {(name, c) for name in EXPECTED for c in QUICK_MODE.plan.concurrencies}
+    assert measured == wanted
+
+
+def test_every_peer_call_succeeded(quick_run: tuple[dict[str, Any], str]) -> None:
+    results, _ = quick_run
+    for entry in results["workloads"]:
+        peers = entry["results"]
+        expected = {"chatstore"} if entry["workload"] in CHATSTORE_ONLY else {"chatstore", "raw"}
+        assert expected <= set(peers), entry["workload"]
+        for name, figures in peers.items():
+            where = f"{entry['workload']} x{entry['concurrency']} {name}"
+            assert figures["errors"] == 0, f"{where}: {figures['first_error']}"
+            assert figures["count"] > 0, where
+            assert figures["throughput"] > 0, where
+            assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["p99_ms"], where
+            assert figures["p99_ms"] <= figures["max_ms"], where
+
+
+def test_ratio_fields(quick_run: tuple[dict[str, Any], str]) -> None:
+    results, _ = quick_run
+    for entry in results["workloads"]:
+        ratios = entry["ratios"]
+        assert set(ratios) == RATIO_FIELDS, entry["workload"]
+        if "raw" in entry["results"]:
+            assert ratios["p50_vs_raw"] > 0
+            assert ratios["throughput_vs_raw"] > 0
+        if "sqlalchemy" not in entry["results"]:
+            assert ratios["p50_vs_sqlalchemy"] is None
+
+
+def test_machine_server_and_ceiling_recorded(quick_run: tuple[dict[str, Any], str]) -> None:
+    results, stdout = quick_run
+    assert results["mode"] == "quick"
+    assert results["machine"]["cpu_count"] >= 1
+    assert results["machine"]["python"]
+    assert results["postgres"]["server_version"]
+    assert results["postgres"]["fsync"] == "off"  # the quick mode says it is not durable
+    assert results["dataset"]["counts"]["messages"] == QUICK_MODE.spec.messages
+    ceiling = results["pgbench"]
+    assert [e["concurrency"] for e in ceiling] == list(QUICK_MODE.plan.concurrencies)
+    assert all(e["throughput"] > 0 for e in ceiling)
+    assert "| operation | tasks | chatstore p50 / p99 ms |" in stdout
+    assert "fsync off" in stdout
