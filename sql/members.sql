@@ -158,11 +158,12 @@ SELECT
     min(l.event_seq) AS first_event_seq
 FROM logged AS l;
 
--- name: set_member_role(room_id, user_id, role, actor_id)^
+-- name: set_member_role(room_id, user_id, role, only_from_role, actor_id)^
 -- The membership with its new role plus its member.role_changed log entry (event_* columns:
 -- user_id, role, previous_role; NULL when the role did not change), or nothing when the
--- user is not a member. The room row is locked first (the order every log write uses),
--- then the membership row, whose current role is read as previous_role.
+-- user is not a member (or, with only_from_role set, does not hold that role: an ownership
+-- transfer demotes the owner only if they still are one). The room row is locked first
+-- (the order every log write uses), then the membership row, read as previous_role.
 WITH locked_room AS (
     SELECT r.id
     FROM rooms AS r
@@ -177,7 +178,9 @@ previous AS (
         ru.role
     FROM room_users AS ru
     INNER JOIN locked_room AS lr ON ru.room_id = lr.id
-    WHERE ru.user_id = :user_id
+    WHERE
+        ru.user_id = :user_id
+        AND (:only_from_role::text IS NULL OR ru.role = :only_from_role::text)
     FOR NO KEY UPDATE OF ru
 ),
 
@@ -234,83 +237,6 @@ SELECT
     l.created_at AS event_created_at
 FROM changed AS c
 LEFT JOIN logged AS l ON TRUE;
-
--- name: demote_owner(room_id, user_id, actor_id)^
--- The membership of the room's owner turned admin (the first half of an ownership
--- transfer) plus its member.role_changed log entry (event_* columns), or nothing when the
--- user is no longer the owner. Locks the room row first, then the membership row, so the
--- ownership it sees is current.
-WITH locked_room AS (
-    SELECT r.id
-    FROM rooms AS r
-    WHERE r.id = :room_id
-    FOR NO KEY UPDATE
-),
-
-previous AS (
-    SELECT
-        ru.room_id,
-        ru.user_id,
-        ru.role
-    FROM room_users AS ru
-    INNER JOIN locked_room AS lr ON ru.room_id = lr.id
-    WHERE ru.user_id = :user_id AND ru.role = 'owner'
-    FOR NO KEY UPDATE OF ru
-),
-
-changed AS (
-    UPDATE room_users AS ru
-    SET role = 'admin'
-    FROM previous AS p
-    WHERE ru.room_id = p.room_id AND ru.user_id = p.user_id
-    RETURNING
-        ru.room_id,
-        ru.user_id,
-        ru.role,
-        ru.joined_at,
-        ru.last_read_seq,
-        ru.last_read_at,
-        p.role AS previous_role
-),
-
-bumped AS (
-    UPDATE rooms AS r
-    SET last_event_seq = r.last_event_seq + 1
-    FROM changed AS c
-    WHERE r.id = c.room_id
-    RETURNING r.id, r.last_event_seq
-),
-
-logged AS (
-    INSERT INTO room_events (room_id, event_seq, type, actor_id, payload)
-    SELECT
-        c.room_id,
-        b.last_event_seq,
-        'member.role_changed' AS event_type,
-        :actor_id::uuid AS actor_id,
-        jsonb_build_object(
-            'user_id', c.user_id, 'role', c.role, 'previous_role', c.previous_role
-        ) AS payload
-    FROM changed AS c
-    INNER JOIN bumped AS b ON c.room_id = b.id
-    RETURNING room_id, event_seq, type, actor_id, payload, created_at
-)
-
-SELECT
-    c.room_id,
-    c.user_id,
-    c.role,
-    c.joined_at,
-    c.last_read_seq,
-    c.last_read_at,
-    l.room_id AS event_room_id,
-    l.event_seq,
-    l.type AS event_type,
-    l.actor_id AS event_actor_id,
-    l.payload AS event_payload,
-    l.created_at AS event_created_at
-FROM changed AS c
-INNER JOIN logged AS l ON TRUE;
 
 -- name: remove_member(room_id, user_id, actor_id)^
 -- The member.left (actor_id is the user) or member.removed (payload also names removed_by)

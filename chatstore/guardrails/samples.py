@@ -23,6 +23,7 @@ SAMPLE_VALUES: Final[Mapping[str, Any]] = {
     "pattern": "%hello%",
     "kind": "text",
     "role": "member",
+    "only_from_role": "owner",
     "name": "general",
     "description": "a room",
     "email": "alice@example.com",

@@ -72,7 +72,6 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "members.add_member": (_ROOMS, MEMBER | APPENDED),
     "members.add_members_if_absent": (_ROOMS, frozenset({"added_count", "first_event_seq"})),
     "members.set_member_role": (_ROOMS, MEMBER | APPENDED),
-    "members.demote_owner": (_ROOMS, APPENDED),
     "members.remove_member": (_ROOMS, APPENDED),
     "members.list_members": (_ROOMS, MEMBER),
     # sql/messages.sql

@@ -377,13 +377,23 @@ class RoomRepository(Repository):
                 return await self._keep_owner(conn, room_uuid, user_uuid, role)
             demoted = None
             if role == "owner":
-                demoted = await self._queries.members.demote_owner(
-                    conn, room_id=room_uuid, user_id=acting, actor_id=acting
+                demoted = await self._queries.members.set_member_role(
+                    conn,
+                    room_id=room_uuid,
+                    user_id=acting,
+                    role="admin",
+                    only_from_role="owner",
+                    actor_id=acting,
                 )
                 if demoted is None:
                     raise PermissionDenied("only the owner may change roles")
             row = await self._queries.members.set_member_role(
-                conn, room_id=room_uuid, user_id=user_uuid, role=role, actor_id=acting
+                conn,
+                room_id=room_uuid,
+                user_id=user_uuid,
+                role=role,
+                only_from_role=None,
+                actor_id=acting,
             )
             if row is None:  # raising here also rolls back a half-done transfer
                 raise NotFound("member", "not a member of this room")
