@@ -24,8 +24,9 @@ from chatstore.models import CreateMessage, Member, Message, Receipt, Role, Room
 from chatstore.realtime.breaker import Breaker
 from chatstore.realtime.events import Event, room_channel
 from chatstore.realtime.pubsub import publish
+from chatstore.realtime.sessions import SessionStore
 from chatstore.realtime.unread import UnreadCounters
-from chatstore.repositories import MessageRepository, RoomRepository
+from chatstore.repositories import MessageRepository, RoomRepository, UserRepository
 
 log = logging.getLogger("chatstore")
 
@@ -44,6 +45,9 @@ class RedisSync:
         self.breaker = breaker
         self._stale_rooms: set[UUID] = set()
         self._stale_users: set[UUID] = set()
+        # Users whose sessions must end (password changed, account deleted) but Redis did
+        # not answer when asked: revoked as soon as it does, before anything else.
+        self._unrevoked: dict[UUID, SessionStore] = {}
 
     async def publish(self, event: Event, channel: str) -> object:
         return await publish(self.redis, event, channel)
@@ -82,7 +86,15 @@ class RedisSync:
         else:
             self.breaker.succeeded()
 
+    async def revoke_sessions(self, sessions: SessionStore, user: UUID) -> None:
+        """End every session of the user now, or as soon as Redis answers again."""
+        self._unrevoked[user] = sessions
+        await self.run([])
+
     async def _heal(self) -> None:
+        for user, sessions in list(self._unrevoked.items()):
+            await sessions.revoke_all(user)
+            del self._unrevoked[user]
         for room in list(self._stale_rooms):
             await self.unread.invalidate_room(room)
             self._stale_rooms.discard(room)
@@ -236,3 +248,31 @@ class LiveRoomRepository(RoomRepository):
         # Members' marker sets still name the room; counting leaves out rooms PostgreSQL
         # no longer has once the room's own state is gone.
         await self._after([lambda: self._sync.unread.invalidate_room(room)], rooms=[room])
+
+
+class LiveUserRepository(UserRepository):
+    """UserRepository whose password changes and deletions also end every session of the
+    user, once the change has committed."""
+
+    def __init__(
+        self, db: Database, settings: Settings, sync: RedisSync, sessions: SessionStore
+    ) -> None:
+        super().__init__(db, settings)
+        self._sync = sync
+        self._sessions = sessions
+
+    async def change_password(
+        self, user_id: UUID | str, *, current_password: str, new_password: str
+    ) -> None:
+        await super().change_password(
+            user_id, current_password=current_password, new_password=new_password
+        )
+        await self._end_sessions(user_id)
+
+    async def delete(self, user_id: UUID | str) -> None:
+        await super().delete(user_id)
+        await self._end_sessions(user_id)
+
+    async def _end_sessions(self, user_id: UUID | str) -> None:
+        user = UUID(str(user_id))  # validated by the call that just succeeded
+        await self._db.after_commit(lambda: self._sync.revoke_sessions(self._sessions, user))

@@ -24,7 +24,12 @@ from chatstore import validation
 from chatstore.config import Settings
 from chatstore.db import Connection, Database
 from chatstore.errors import ChatStoreError, Unavailable, ValidationError
-from chatstore.live import LiveMessageRepository, LiveRoomRepository, RedisSync
+from chatstore.live import (
+    LiveMessageRepository,
+    LiveRoomRepository,
+    LiveUserRepository,
+    RedisSync,
+)
 from chatstore.models import CreateMessage, LogEntry, Message
 from chatstore.queries import BoundQueries
 from chatstore.realtime.breaker import Breaker
@@ -40,7 +45,7 @@ from chatstore.realtime.stream import ClientStream
 from chatstore.realtime.tasks import stop_task
 from chatstore.realtime.typing import MemberTyping
 from chatstore.realtime.unread import UnreadCounters
-from chatstore.repositories import EventLogRepository, UserRepository
+from chatstore.repositories import EventLogRepository
 from chatstore.schema_version import schema_state
 
 # Presence followed by default: the users who share a room with the connecting one.
@@ -80,10 +85,10 @@ class ChatStore:
                 cooldown=settings.redis_breaker_seconds,
             ),
         )
-        self.users = UserRepository(db, settings)
+        self.sessions = SessionStore(redis, settings.session_ttl_seconds)
+        self.users = LiveUserRepository(db, settings, self._sync, self.sessions)
         self.rooms = LiveRoomRepository(db, settings, self._sync)
         self.messages = LiveMessageRepository(db, settings, self._sync)
-        self.sessions = SessionStore(redis, settings.session_ttl_seconds)
         self.events = hub
         self.presence = Presence(
             redis,

@@ -295,3 +295,37 @@ async def test_a_client_connects_and_receives_while_redis_is_down(
     # No wait for a subscription Redis cannot confirm: the feed's poll delivers meanwhile.
     print(f"connected with Redis down in {connected_in * 1000:.0f} ms")
     assert connected_in < 3.0, connected_in
+
+
+async def test_changing_the_password_or_deleting_the_user_ends_their_sessions(
+    store: ChatStore,
+) -> None:
+    alice, bob = await make_users(store)
+    phone, _ = await store.sessions.create(alice.id)
+    laptop, _ = await store.sessions.create(alice.id)
+    bobs, _ = await store.sessions.create(bob.id)
+    await store.users.change_password(
+        alice.id, current_password="correct horse battery", new_password="a new long secret"
+    )
+    assert await store.sessions.get(phone) is None
+    assert await store.sessions.get(laptop) is None
+    assert await store.sessions.get(bobs) is not None  # nobody else's
+    await store.users.delete(bob.id)
+    assert await store.sessions.get(bobs) is None
+
+
+async def test_sessions_of_a_deleted_user_end_once_redis_is_back(
+    database_url: str, own_redis: RedisServer
+) -> None:
+    settings: Settings = settings_for(database_url, own_redis.url(0))
+    async with ChatStore.open(settings) as store:
+        alice, _ = await make_users(store)
+        token, _ = await store.sessions.create(alice.id)
+        own_redis.stop()
+        try:
+            await store.users.delete(alice.id)  # committed; Redis cannot be told yet
+        finally:
+            own_redis.start()
+        await asyncio.sleep(settings.redis_breaker_seconds + 0.1)
+        await store.unread_counts(alice.id)  # any call that touches Redis catches up first
+        assert await store.sessions.get(token) is None
