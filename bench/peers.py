@@ -185,21 +185,15 @@ class RawPeer:
 
     async def mark_read(self, message_id: UUID, user_id: UUID) -> object:
         receipts = self.q.receipts
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self.pool.connection() as conn:
             cursor = await conn.execute(
-                receipts.read_target.sql, {"message_id": message_id, "user_id": user_id}
+                receipts.mark_read.sql, {"message_id": message_id, "user_id": user_id}
             )
-            target = await cursor.fetchone()
-            if target is None or not target["is_member"]:
+            row = await cursor.fetchone()
+            if row is None or not row["is_member"]:
                 raise NotAMember("not a member of this room")
-            key = {"room_id": target["room_id"], "message_id": message_id, "user_id": user_id}
-            cursor = await conn.execute(receipts.insert_receipt.sql, key)
-            receipt = await cursor.fetchone()
-            if receipt is None:
+            if row["read_at"] is None:
+                key = {"room_id": row["room_id"], "message_id": message_id, "user_id": user_id}
                 cursor = await conn.execute(receipts.get_receipt.sql, key)
-                receipt = await cursor.fetchone()
-            await conn.execute(
-                receipts.advance_read_marker.sql,
-                {"room_id": target["room_id"], "user_id": user_id, "seq": target["seq"]},
-            )
-            return receipt
+                row = await cursor.fetchone()
+            return row

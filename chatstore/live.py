@@ -138,13 +138,11 @@ class LiveMessageRepository(MessageRepository):
         return deleted
 
     async def mark_as_read(self, message_id: UUID | str, user_id: UUID | str) -> Receipt:
-        receipt = await super().mark_as_read(message_id, user_id)
-        # The receipt row does not carry the seq the read marker moved to.
-        message = await self.get(receipt.message_id, user_id=receipt.user_id)
+        receipt, seq = await self._mark_read(message_id, user_id)
         event = Event(
             "receipt.read",
             room_id=receipt.room_id,
-            seq=message.seq,
+            seq=seq,
             payload={
                 "message_id": str(receipt.message_id),
                 "user_id": str(receipt.user_id),
@@ -154,9 +152,7 @@ class LiveMessageRepository(MessageRepository):
         await self._db.after_commit(
             lambda: self._sync.run(
                 [
-                    lambda: self._sync.unread.marked_read(
-                        receipt.room_id, receipt.user_id, message.seq
-                    ),
+                    lambda: self._sync.unread.marked_read(receipt.room_id, receipt.user_id, seq),
                     lambda: self._sync.publish(event, room_channel(receipt.room_id)),
                 ],
                 users=[receipt.user_id],

@@ -756,3 +756,22 @@ async def test_log_queries_use_indexes_on_a_large_log(database_url: str) -> None
             ]
             assert scans, (key, plan)
             assert "Seq Scan" not in scans, (key, plan)
+
+
+async def test_mark_read_is_one_statement(
+    bare: tuple[Database, Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, settings = bare
+    rooms, messages = RoomRepository(db, settings), MessageRepository(db, settings)
+    alice, bob = await make_users(settings.database_url, 2)
+    room = await rooms.create(name="reading", kind="public", created_by=alice)
+    await rooms.add_member(room.id, bob)
+    message = await messages.create(CreateMessage(room.id, alice, "read me"))
+    with statements(monkeypatch) as sent:
+        receipt = await messages.mark_as_read(message.id, bob)
+    # Receipt, read marker and the seq the marker moved to, in one statement on an
+    # autocommit connection (the repository opens no transaction for it).
+    assert [s.split()[0] for s in sent if not s.startswith("(pool")] == ["WITH"], sent
+    assert (receipt.message_id, receipt.user_id) == (message.id, bob)
+    again = await messages.mark_as_read(message.id, bob)
+    assert again.read_at == receipt.read_at  # the first read time is kept

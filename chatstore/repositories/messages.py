@@ -335,25 +335,32 @@ class MessageRepository(Repository):
         The first read time is kept; the marker never moves backward, even when calls for
         older messages race calls for newer ones.
         """
+        receipt, _ = await self._mark_read(message_id, user_id)
+        return receipt
+
+    async def _mark_read(self, message_id: UUID | str, user_id: UUID | str) -> tuple[Receipt, int]:
+        """mark_as_read, also returning the seq the read marker moved to (one statement,
+        plus a second only when a concurrent call recorded the receipt first)."""
         message = validation.uuid_value("message_id", message_id)
         reader = validation.uuid_value("user_id", user_id)
         queries = self._queries.receipts
-        async with self._db.transaction() as conn:
-            target = await queries.read_target(conn, message_id=message, user_id=reader)
-            if target is None:
+        async with self._db.connection() as conn:
+            row = await queries.mark_read(conn, message_id=message, user_id=reader)
+            if row is None:
                 raise NotFound("message", message)
-            _require_member(target["is_member"])
-            key = {"room_id": target["room_id"], "message_id": message, "user_id": reader}
-            receipt = await queries.insert_receipt(conn, **key)
-            if receipt is None:
-                # Already read (perhaps by a concurrent call that just committed): this
-                # statement's fresh snapshot sees the stored receipt.
-                receipt = await queries.get_receipt(conn, **key)
-            # Last: the member row is the hot row for this user, so hold its lock briefly.
-            await queries.advance_read_marker(
-                conn, room_id=target["room_id"], user_id=reader, seq=target["seq"]
-            )
-        return _receipt(receipt)
+            _require_member(row["is_member"])
+            read_at = row["read_at"]
+            if read_at is None:
+                # Recorded by a concurrent call after this statement's snapshot: a new
+                # statement sees it.
+                key = {"room_id": row["room_id"], "message_id": message, "user_id": reader}
+                found = await queries.get_receipt(conn, **key)
+                _require_member(found is not None)  # gone again: the member was removed
+                read_at = found["read_at"]
+        receipt = Receipt(
+            room_id=row["room_id"], message_id=message, user_id=reader, read_at=read_at
+        )
+        return receipt, int(row["seq"])
 
     async def receipts(self, message_id: UUID | str, *, user_id: UUID | str) -> list[Receipt]:
         """Who read a message and when, earliest first."""

@@ -92,8 +92,7 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     # sql/presence.sql
     "presence.co_members": ("ChatStore.connect", frozenset({"user_id"})),
     # sql/receipts.sql
-    "receipts.read_target": (_MESSAGES, frozenset({"is_member", "room_id", "seq"})),
-    "receipts.insert_receipt": (_MESSAGES, RECEIPT),
+    "receipts.mark_read": (_MESSAGES, frozenset({"is_member", "room_id", "seq", "read_at"})),
     "receipts.get_receipt": (_MESSAGES, RECEIPT),
     "receipts.message_receipts": (_MESSAGES, RECEIPT | {"is_member"}),
     # sql/rooms.sql
