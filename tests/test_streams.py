@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 
 from chatstore import ChatStore, CreateMessage, PermissionDenied, User, ValidationError
-from chatstore.models import LogEntry
+from chatstore.models import LogEntry, Room
 from chatstore.realtime.events import Event
 
 WAIT = 10.0
@@ -26,6 +26,14 @@ async def users(store: ChatStore, *names: str) -> list[User]:
         )
         for name in names
     ]
+
+
+async def alice_and_bob_in(store: ChatStore, room_name: str) -> tuple[User, User, Room]:
+    """Two users and a public room alice created and bob joined."""
+    alice, bob = await users(store, "alice", "bob")
+    room = await store.rooms.create(name=room_name, kind="public", created_by=alice.id)
+    await store.rooms.add_member(room.id, bob.id)
+    return alice, bob, room
 
 
 async def take(stream: AsyncIterator[Event], count: int) -> list[Event]:
@@ -60,9 +68,7 @@ def kinds(events: Sequence[Event]) -> list[tuple[str, int | None]]:
 async def test_resume_from_cursors_brings_edits_and_deletes_of_older_messages(
     store: ChatStore,
 ) -> None:
-    alice, bob = await users(store, "alice", "bob")
-    room = await store.rooms.create(name="general", kind="public", created_by=alice.id)
-    await store.rooms.add_member(room.id, bob.id)
+    alice, bob, room = await alice_and_bob_in(store, "general")
     first = await store.send_message(CreateMessage(room.id, alice.id, "one"))
     second = await store.send_message(CreateMessage(room.id, alice.id, "two"))
     async with store.connect(bob.id, "phone", cursors={room.id: 0}) as stream:
@@ -91,9 +97,7 @@ async def test_resume_from_cursors_brings_edits_and_deletes_of_older_messages(
 
 
 async def test_a_removed_member_receives_nothing_after_the_removal(store: ChatStore) -> None:
-    alice, bob = await users(store, "alice", "bob")
-    room = await store.rooms.create(name="general", kind="public", created_by=alice.id)
-    await store.rooms.add_member(room.id, bob.id)
+    alice, bob, room = await alice_and_bob_in(store, "general")
     async with store.connect(bob.id, "phone") as stream:
         before = await store.send_message(CreateMessage(room.id, alice.id, "still here?"))
         await store.rooms.remove_member(room.id, bob.id, acting_user_id=alice.id)
@@ -136,9 +140,7 @@ async def test_an_added_member_receives_the_room_from_joining(store: ChatStore) 
 async def test_a_lost_publish_in_a_quiet_room_arrives_within_the_poll_bound(
     store: ChatStore,
 ) -> None:
-    alice, bob = await users(store, "alice", "bob")
-    room = await store.rooms.create(name="quiet", kind="public", created_by=alice.id)
-    await store.rooms.add_member(room.id, bob.id)
+    alice, bob, room = await alice_and_bob_in(store, "quiet")
     publisher = store.db.log_publisher
 
     async def lose(entries: Sequence[LogEntry]) -> None:
@@ -162,9 +164,7 @@ async def test_a_lost_publish_in_a_quiet_room_arrives_within_the_poll_bound(
 
 
 async def test_a_retried_send_publishes_nothing_new(store: ChatStore) -> None:
-    alice, bob = await users(store, "alice", "bob")
-    room = await store.rooms.create(name="retry", kind="public", created_by=alice.id)
-    await store.rooms.add_member(room.id, bob.id)
+    alice, bob, room = await alice_and_bob_in(store, "retry")
     async with store.connect(bob.id, "phone") as stream:
         message = CreateMessage(room.id, alice.id, "once", client_id="c-1")
         first = await store.send_message(message)
@@ -179,9 +179,7 @@ async def test_a_retried_send_publishes_nothing_new(store: ChatStore) -> None:
 async def test_a_cursor_older_than_the_retention_gets_an_explicit_reset(
     store: ChatStore,
 ) -> None:
-    alice, bob = await users(store, "alice", "bob")
-    room = await store.rooms.create(name="old", kind="public", created_by=alice.id)
-    await store.rooms.add_member(room.id, bob.id)
+    alice, bob, room = await alice_and_bob_in(store, "old")
     for n in range(3):
         await store.send_message(CreateMessage(room.id, alice.id, f"old {n}"))
     await asyncio.sleep(0.05)
@@ -200,9 +198,7 @@ async def test_a_cursor_older_than_the_retention_gets_an_explicit_reset(
 async def test_the_snapshot_on_connect_has_rooms_unread_counts_and_presence(
     store: ChatStore,
 ) -> None:
-    alice, bob = await users(store, "alice", "bob")
-    room = await store.rooms.create(name="general", kind="public", created_by=alice.id)
-    await store.rooms.add_member(room.id, bob.id)
+    alice, bob, room = await alice_and_bob_in(store, "general")
     await store.send_message(CreateMessage(room.id, alice.id, "unread"))
     await store.presence.connect(alice.id, "alice-phone")
     async with store.connect(bob.id, "phone") as stream:
@@ -215,9 +211,7 @@ async def test_the_snapshot_on_connect_has_rooms_unread_counts_and_presence(
 async def test_an_application_event_is_a_log_entry_with_the_same_guarantee(
     store: ChatStore,
 ) -> None:
-    alice, bob = await users(store, "alice", "bob")
-    room = await store.rooms.create(name="polls", kind="public", created_by=alice.id)
-    await store.rooms.add_member(room.id, bob.id)
+    alice, bob, room = await alice_and_bob_in(store, "polls")
     async with store.connect(bob.id, "phone") as stream:
         entry = await store.append_event(
             room.id, "app.poll_closed", {"poll": "lunch", "winner": "soup"}, actor_id=alice.id
@@ -262,9 +256,7 @@ async def test_a_client_that_falls_behind_misses_nothing(
     store: ChatStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("chatstore.realtime.stream.QUEUE_LIMIT", 5)
-    alice, bob = await users(store, "alice", "bob")
-    room = await store.rooms.create(name="busy", kind="public", created_by=alice.id)
-    await store.rooms.add_member(room.id, bob.id)
+    alice, bob, room = await alice_and_bob_in(store, "busy")
     async with store.connect(bob.id, "phone") as stream:
         reads_at_open = stream.log_reads
         sent = [
@@ -281,9 +273,7 @@ async def test_a_client_that_falls_behind_misses_nothing(
 async def test_a_member_removed_and_added_again_sees_only_their_member_time(
     store: ChatStore,
 ) -> None:
-    alice, bob = await users(store, "alice", "bob")
-    room = await store.rooms.create(name="door", kind="public", created_by=alice.id)
-    await store.rooms.add_member(room.id, bob.id)
+    alice, bob, room = await alice_and_bob_in(store, "door")
     async with store.connect(bob.id, "phone") as stream:
         await store.rooms.remove_member(room.id, bob.id, acting_user_id=alice.id)
         hidden = await store.send_message(CreateMessage(room.id, alice.id, "while bob is out"))
