@@ -62,11 +62,6 @@ class ChatstorePeer:
         )
 
     async def unread_counts(self, user_id: UUID) -> object:
-        # The PostgreSQL path (members.unread_counts), the one the peers can run too.
-        return await self.store.messages.unread_counts(user_id)
-
-    async def unread_counts_redis(self, user_id: UUID) -> object:
-        # What an application calls: the Redis counters (rebuilt from PostgreSQL if lost).
         return await self.store.unread_counts(user_id)
 
     async def room_list(self, user_id: UUID) -> object:

@@ -139,9 +139,6 @@ def build(
             ),
         ]
 
-    def unread_redis(task: int, n: int) -> Awaitable[object]:
-        return chatstore.unread_counts_redis(_pick(fx.probes, n))
-
     def connect(task: int, n: int) -> Awaitable[object]:
         return chatstore.connect(_pick(fx.probes, n), f"bench-{task}")
 
@@ -155,14 +152,8 @@ def build(
         Workload(
             "unread_counts", f"unread counts, {rooms}", "read", _each(peers, partial(_unread, fx))
         ),
-        # chatstore only: what an application calls (Redis counters), and a client connecting.
-        Workload(
-            "unread_counts_redis",
-            f"unread counts, {rooms}, Redis",
-            "chatstore",
-            {"chatstore": unread_redis},
-        ),
         Workload("room_list", f"room list, {rooms}", "read", _each(peers, partial(_room_list, fx))),
+        # chatstore only: a client connecting (its snapshot of rooms, unread and presence).
         Workload("connect", "connect (snapshot)", "chatstore", {"chatstore": connect}),
         Workload(
             "authenticate",

@@ -1,11 +1,15 @@
 """The repositories as ChatStore hands them out: PostgreSQL first, then Redis.
 
 Each write commits in PostgreSQL through the plain repository, appending its change-log
-entries in the same transaction (the store publishes those once committed). Then the Redis
-half runs: unread counters move, and read receipts (ephemeral, not logged) are published.
-Redis trouble never fails the call: the data is safe, only a counter update or a receipt
-notice is lost, and the counters it touched are dropped once Redis answers again, so they
-are rebuilt from PostgreSQL.
+entries in the same transaction (the store publishes those once committed). What Redis
+must hear beyond that (a read receipt, which is ephemeral and not logged; sessions to end)
+runs after the commit within a circuit breaker's budget. Redis trouble never fails the
+call: the data is safe in PostgreSQL, listeners fill gaps from the change log, and session
+revocations are retried first thing once Redis answers again.
+
+Unread counts are not kept in Redis: PostgreSQL counts them exactly in one statement from
+per-room seqs (members.unread_counts), faster than the Redis counters it replaced and
+right even when PostgreSQL is written outside chatstore (README, "Unread counts").
 """
 
 from __future__ import annotations
@@ -20,13 +24,12 @@ from redis.asyncio import Redis
 from chatstore.config import Settings
 from chatstore.db import Database
 from chatstore.errors import ChatStoreError
-from chatstore.models import CreateMessage, Member, Message, Receipt, Role, Room, RoomKind
+from chatstore.models import Receipt
 from chatstore.realtime.breaker import Breaker
 from chatstore.realtime.events import Event, room_channel
 from chatstore.realtime.pubsub import publish
 from chatstore.realtime.sessions import SessionStore
-from chatstore.realtime.unread import UnreadCounters
-from chatstore.repositories import MessageRepository, RoomRepository, UserRepository
+from chatstore.repositories import MessageRepository, UserRepository
 
 log = logging.getLogger("chatstore")
 
@@ -34,17 +37,14 @@ Step = Callable[[], Awaitable[object]]
 
 
 class RedisSync:
-    """Runs the Redis half of committed writes, and heals counters after Redis was down.
+    """Runs the Redis half of committed writes within a circuit breaker's budget.
 
-    A circuit breaker (chatstore.realtime.breaker) bounds what that half can add to a write:
-    at most `budget` seconds while Redis misbehaves, nothing while the breaker is open."""
+    The breaker (chatstore.realtime.breaker) bounds what that half can add to a write: at
+    most `budget` seconds while Redis misbehaves, nothing while the breaker is open."""
 
-    def __init__(self, redis: Redis, unread: UnreadCounters, breaker: Breaker) -> None:
+    def __init__(self, redis: Redis, breaker: Breaker) -> None:
         self.redis = redis
-        self.unread = unread
         self.breaker = breaker
-        self._stale_rooms: set[UUID] = set()
-        self._stale_users: set[UUID] = set()
         # Users whose sessions must end (password changed, account deleted) but Redis did
         # not answer when asked: revoked as soon as it does, before anything else.
         self._unrevoked: dict[UUID, SessionStore] = {}
@@ -52,14 +52,10 @@ class RedisSync:
     async def publish(self, event: Event, channel: str) -> object:
         return await publish(self.redis, event, channel)
 
-    async def run(
-        self, steps: Iterable[Step], *, rooms: Iterable[UUID] = (), users: Iterable[UUID] = ()
-    ) -> None:
+    async def run(self, steps: Iterable[Step]) -> None:
         """Run the steps within the breaker's budget; on Redis trouble (or an open breaker)
-        skip the rest, mark the counters they would have moved stale, and go on."""
+        skip the rest and go on: what they carried is in PostgreSQL's change log."""
         if not self.breaker.allow():
-            self._stale_rooms.update(rooms)
-            self._stale_users.update(users)
             return
         try:
             async with asyncio.timeout(self.breaker.budget):
@@ -69,20 +65,6 @@ class RedisSync:
         except (ChatStoreError, TimeoutError) as exc:
             log.warning("redis update after commit skipped: %s", str(exc) or "over its time budget")
             self.breaker.failed()
-            self._stale_rooms.update(rooms)
-            self._stale_users.update(users)
-        else:
-            self.breaker.succeeded()
-
-    async def heal(self) -> None:
-        """Drop counters that missed writes, once Redis answers, so they are rebuilt."""
-        if not self.breaker.allow():
-            return
-        try:
-            async with asyncio.timeout(self.breaker.budget):
-                await self._heal()
-        except (ChatStoreError, TimeoutError):
-            self.breaker.failed()  # still down; a later write or read tries again
         else:
             self.breaker.succeeded()
 
@@ -91,51 +73,26 @@ class RedisSync:
         self._unrevoked[user] = sessions
         await self.run([])
 
+    async def retry_forever(self, interval: float) -> None:
+        """Retry what Redis missed (session revocations) every `interval` seconds, so a
+        process with no writes to carry it catches up as soon as Redis answers too."""
+        while True:
+            await asyncio.sleep(interval)
+            if self._unrevoked:
+                await self.run([])
+
     async def _heal(self) -> None:
         for user, sessions in list(self._unrevoked.items()):
             await sessions.revoke_all(user)
             del self._unrevoked[user]
-        for room in list(self._stale_rooms):
-            await self.unread.invalidate_room(room)
-            self._stale_rooms.discard(room)
-        for user in list(self._stale_users):
-            await self.unread.invalidate_user(user)
-            self._stale_users.discard(user)
 
 
 class LiveMessageRepository(MessageRepository):
-    """MessageRepository whose writes also move counters and publish events."""
+    """MessageRepository whose read receipts are also published to the room."""
 
     def __init__(self, db: Database, settings: Settings, sync: RedisSync) -> None:
         super().__init__(db, settings)
         self._sync = sync
-
-    async def create(self, message: CreateMessage) -> Message:
-        sent = await super().create(message)
-        await self._db.after_commit(
-            lambda: self._sync.run(
-                [
-                    lambda: (
-                        self._sync.unread.message_sent(sent.room_id, sent.seq, sent.sender_id)
-                        if sent.sender_id is not None
-                        else self._sync.unread.invalidate_room(sent.room_id)
-                    ),
-                ],
-                rooms=[sent.room_id],
-                users=[] if sent.sender_id is None else [sent.sender_id],
-            )
-        )
-        return sent
-
-    async def delete(self, message_id: UUID | str, *, acting_user_id: UUID | str) -> Message:
-        deleted = await super().delete(message_id, acting_user_id=acting_user_id)
-        await self._db.after_commit(
-            lambda: self._sync.run(
-                [lambda: self._sync.unread.message_deleted(deleted.room_id, deleted.seq)],
-                rooms=[deleted.room_id],
-            )
-        )
-        return deleted
 
     async def mark_as_read(self, message_id: UUID | str, user_id: UUID | str) -> Receipt:
         receipt, seq = await self._mark_read(message_id, user_id)
@@ -151,99 +108,10 @@ class LiveMessageRepository(MessageRepository):
         )
         await self._db.after_commit(
             lambda: self._sync.run(
-                [
-                    lambda: self._sync.unread.marked_read(receipt.room_id, receipt.user_id, seq),
-                    lambda: self._sync.publish(event, room_channel(receipt.room_id)),
-                ],
-                users=[receipt.user_id],
+                [lambda: self._sync.publish(event, room_channel(receipt.room_id))]
             )
         )
         return receipt
-
-
-class LiveRoomRepository(RoomRepository):
-    """RoomRepository whose membership changes also update the unread counters."""
-
-    def __init__(self, db: Database, settings: Settings, sync: RedisSync) -> None:
-        super().__init__(db, settings)
-        self._sync = sync
-
-    async def _after(
-        self, steps: list[Step], *, users: Iterable[UUID] = (), rooms: Iterable[UUID] = ()
-    ) -> None:
-        await self._db.after_commit(
-            lambda: self._sync.run(steps, users=list(users), rooms=list(rooms))
-        )
-
-    async def create(
-        self,
-        *,
-        name: str,
-        kind: RoomKind,
-        created_by: UUID | str,
-        description: str | None = None,
-    ) -> Room:
-        room = await super().create(
-            name=name, kind=kind, created_by=created_by, description=description
-        )
-        owner = UUID(str(created_by))
-        await self._after(
-            [lambda: self._sync.unread.member_joined(room.id, owner, 0)], users=[owner]
-        )
-        return room
-
-    async def get_or_create_direct(self, user_a: UUID | str, user_b: UUID | str) -> Room:
-        room = await super().get_or_create_direct(user_a, user_b)
-        pair = [UUID(str(user_a)), UUID(str(user_b))]
-        # Marker 0 for a new room; for an existing one the forward-only write changes nothing.
-        first, second = pair
-        await self._after(
-            [
-                lambda: self._sync.unread.member_joined(room.id, first, 0),
-                lambda: self._sync.unread.member_joined(room.id, second, 0),
-            ],
-            users=pair,
-        )
-        return room
-
-    async def add_member(
-        self,
-        room_id: UUID | str,
-        user_id: UUID | str,
-        *,
-        role: Role = "member",
-        acting_user_id: UUID | str | None = None,
-    ) -> Member:
-        member = await super().add_member(
-            room_id, user_id, role=role, acting_user_id=acting_user_id
-        )
-        await self._after(
-            [
-                lambda: self._sync.unread.member_joined(
-                    member.room_id, member.user_id, member.last_read_seq
-                )
-            ],
-            users=[member.user_id],
-        )
-        return member
-
-    async def remove_member(
-        self,
-        room_id: UUID | str,
-        user_id: UUID | str,
-        *,
-        acting_user_id: UUID | str | None = None,
-    ) -> None:
-        await super().remove_member(room_id, user_id, acting_user_id=acting_user_id)
-        user = UUID(str(user_id))
-        await self._after([lambda: self._sync.unread.member_left(room_id, user)], users=[user])
-
-    async def delete(self, room_id: UUID | str, *, acting_user_id: UUID | str) -> None:
-        await super().delete(room_id, acting_user_id=acting_user_id)
-        room = UUID(str(room_id))
-        # Members' marker sets still name the room; counting leaves out rooms PostgreSQL
-        # no longer has once the room's own state is gone.
-        await self._after([lambda: self._sync.unread.invalidate_room(room)], rooms=[room])
 
 
 class LiveUserRepository(UserRepository):

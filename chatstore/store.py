@@ -23,10 +23,9 @@ from redis.asyncio import Redis
 from chatstore import validation
 from chatstore.config import Settings
 from chatstore.db import Connection, Database
-from chatstore.errors import ChatStoreError, Unavailable, ValidationError
+from chatstore.errors import ChatStoreError, ValidationError
 from chatstore.live import (
     LiveMessageRepository,
-    LiveRoomRepository,
     LiveUserRepository,
     RedisSync,
 )
@@ -44,8 +43,7 @@ from chatstore.realtime.sessions import SessionStore
 from chatstore.realtime.stream import ClientStream
 from chatstore.realtime.tasks import stop_task
 from chatstore.realtime.typing import MemberTyping
-from chatstore.realtime.unread import UnreadCounters
-from chatstore.repositories import EventLogRepository
+from chatstore.repositories import EventLogRepository, RoomRepository
 from chatstore.schema_version import schema_state
 
 # Presence followed by default: the users who share a room with the connecting one.
@@ -76,10 +74,8 @@ class ChatStore:
         # chatstore's queries and the application's own (Settings.sql_paths), each callable
         # without a connection: `await store.queries.<file>.<query>(**params)`.
         self.queries = BoundQueries(db)
-        self.unread = UnreadCounters(redis, db)
         self._sync = RedisSync(
             redis,
-            self.unread,
             Breaker(
                 budget=settings.redis_write_budget_seconds,
                 cooldown=settings.redis_breaker_seconds,
@@ -87,7 +83,7 @@ class ChatStore:
         )
         self.sessions = SessionStore(redis, settings.session_ttl_seconds)
         self.users = LiveUserRepository(db, settings, self._sync, self.sessions)
-        self.rooms = LiveRoomRepository(db, settings, self._sync)
+        self.rooms = RoomRepository(db, settings)
         self.messages = LiveMessageRepository(db, settings, self._sync)
         self.events = hub
         self.presence = Presence(
@@ -141,6 +137,12 @@ class ChatStore:
                 sweepers.append(
                     asyncio.create_task(store._prune_log(), name="chatstore-log-pruner")
                 )
+                sweepers.append(
+                    asyncio.create_task(
+                        store._sync.retry_forever(settings.redis_breaker_seconds),
+                        name="chatstore-redis-retry",
+                    )
+                )
                 try:
                     yield store
                 finally:
@@ -162,16 +164,9 @@ class ChatStore:
         return await self.messages.create(message)
 
     async def unread_counts(self, user_id: UUID | str) -> dict[UUID, int]:
-        """Unread messages per room of the user: from Redis (rebuilt from PostgreSQL when
-        lost), or straight from PostgreSQL while Redis is down."""
-        user = validation.uuid_value("user_id", user_id)
-        await self._sync.heal()
-        if not self._sync.breaker.is_open:
-            try:
-                return await self.unread.counts(user)
-            except Unavailable:
-                self._sync.breaker.failed()
-        return {entry.room_id: entry.count for entry in await self.messages.unread_counts(user)}
+        """Unread messages per room of the user, counted exactly by PostgreSQL in one
+        statement (messages from others after the read marker, deletions left out)."""
+        return {entry.room_id: entry.count for entry in await self.messages.unread_counts(user_id)}
 
     def connect(
         self,

@@ -25,7 +25,7 @@ RATIO_FIELDS = {
     "p50_vs_sqlalchemy",
     "throughput_vs_sqlalchemy",
 }
-CHATSTORE_ONLY = {"unread_counts_redis", "connect"}
+CHATSTORE_ONLY = {"connect"}
 EXPECTED = {
     "get_user",
     "authenticate",
@@ -34,7 +34,6 @@ EXPECTED = {
     "catch_up",
     "mark_read",
     "unread_counts",
-    "unread_counts_redis",
     "room_list",
     "connect",
     *(f"history_{kind}_{depth}" for kind in ("keyset", "offset") for depth in QUICK_MODE.depths),

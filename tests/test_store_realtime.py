@@ -117,33 +117,6 @@ async def test_events_wait_for_the_transaction_to_commit(store: ChatStore) -> No
     assert (event.seq, event.payload["content"]) == (committed.seq, "kept")
 
 
-async def test_unread_counts_follow_sends_deletes_reads_and_survive_a_flush(
-    store: ChatStore, redis_server: RedisServer
-) -> None:
-    alice, bob = await make_users(store)
-    welcome = await room_with(store, alice, bob)
-    room_id = welcome.room_id
-    sent = [
-        await store.send_message(CreateMessage(room_id, alice.id, f"message {n}")) for n in range(5)
-    ]
-    await store.send_message(CreateMessage(room_id, bob.id, "bob's own"))
-    await store.messages.delete(sent[4].id, acting_user_id=alice.id)
-    await store.messages.mark_as_read(sent[1].id, bob.id)
-
-    async def truth(user: User) -> dict[object, int]:
-        return {e.room_id: e.count for e in await store.messages.unread_counts(user.id)}
-
-    # Bob's own send moved his marker to it: nothing before it is unread.
-    assert await store.unread_counts(bob.id) == await truth(bob) == {room_id: 0}
-    assert await store.unread_counts(alice.id) == await truth(alice) == {room_id: 1}  # bob's
-    await store.send_message(CreateMessage(room_id, alice.id, "after bob"))
-    assert await store.unread_counts(bob.id) == await truth(bob) == {room_id: 1}
-
-    await store.redis.flushdb()
-    assert await store.unread_counts(bob.id) == await truth(bob) == {room_id: 1}
-    assert await store.unread_counts(alice.id) == await truth(alice)
-
-
 async def test_presence_is_written_through_to_postgres(store: ChatStore) -> None:
     alice, bob = await make_users(store)
     async with store.connect(bob.id, "bob-laptop", follow=[alice.id]) as watcher:
@@ -239,7 +212,7 @@ async def test_redis_outage_loses_no_data_and_listeners_catch_up(
             assert event_seqs == list(range(event_seqs[0], event_seqs[0] + 6))
             assert event_seqs[0] > 0
 
-        # Counters that missed writes during the outage are rebuilt and exact again.
+        # Unread counts come from PostgreSQL: the outage cost them nothing.
         truth = {e.room_id: e.count for e in await store.messages.unread_counts(bob.id)}
         assert await store.unread_counts(bob.id) == truth == {room_id: 1}
 
@@ -326,6 +299,6 @@ async def test_sessions_of_a_deleted_user_end_once_redis_is_back(
             await store.users.delete(alice.id)  # committed; Redis cannot be told yet
         finally:
             own_redis.start()
-        await asyncio.sleep(settings.redis_breaker_seconds + 0.1)
-        await store.unread_counts(alice.id)  # any call that touches Redis catches up first
+        # No call needed: the store retries the revocation by itself once Redis answers.
+        await asyncio.sleep(2 * settings.redis_breaker_seconds + 0.5)
         assert await store.sessions.get(token) is None

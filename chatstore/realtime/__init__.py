@@ -1,7 +1,6 @@
-"""The Redis side of chatstore: connection, sessions, presence, typing, unread counters,
-pub/sub (the hub and its subscriptions), the per-process room feed that orders change-log
-entries and fills gaps from PostgreSQL, and the per-client stream. PostgreSQL stays the
-source of truth."""
+"""The Redis side of chatstore: connection, sessions, presence, typing, pub/sub (the hub
+and its subscriptions), the per-process room feed that orders change-log entries and fills
+gaps from PostgreSQL, and the per-client stream. PostgreSQL stays the source of truth."""
 
 from chatstore.realtime.connection import open_redis, redis_errors
 from chatstore.realtime.events import Event, room_channel, user_channel
@@ -12,7 +11,6 @@ from chatstore.realtime.sessions import Session, SessionStore
 from chatstore.realtime.stream import ClientStream
 from chatstore.realtime.subscription import Subscription
 from chatstore.realtime.typing import Typing
-from chatstore.realtime.unread import UnreadCounters
 
 __all__ = [
     "ClientStream",
@@ -24,7 +22,6 @@ __all__ = [
     "SessionStore",
     "Subscription",
     "Typing",
-    "UnreadCounters",
     "open_redis",
     "publish",
     "redis_errors",

@@ -66,7 +66,7 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     # sql/members.sql
     "members.get_member": (_ROOMS, MEMBER),
     "members.unread_counts": (
-        f"{_MESSAGES} and UnreadCounters",
+        _MESSAGES,
         frozenset({"room_id", "last_seq", "last_read_seq", "unread_count"}),
     ),
     "members.add_member": (_ROOMS, MEMBER | APPENDED),
@@ -122,8 +122,6 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
         "chatstore.demo",
         frozenset({"display_name", "kind", "members", "last_seq"}),
     ),
-    # sql/unread.sql
-    "unread.room_states": ("UnreadCounters", frozenset({"room_id", "last_seq", "deleted_seqs"})),
     # sql/users.sql
     "users.create_user": (_USERS, USER),
     "users.get_user": (_USERS, USER),

@@ -119,3 +119,32 @@ INSERT INTO schema_migrations (version) VALUES (:version);
 SELECT pg_terminate_backend(sa.pid) AS backend_ended
 FROM pg_stat_activity AS sa
 WHERE sa.datname = current_database() AND sa.pid <> pg_backend_pid();
+
+-- name: outside_send(room_id, sender_id, content)^
+-- A message written as an application's own SQL or a DBA might: the room's next seq and
+-- the message in one statement, with no change-log entry and no read marker moved.
+WITH bumped AS (
+    UPDATE rooms SET last_seq = last_seq + 1
+    WHERE id = :room_id
+    RETURNING last_seq
+)
+
+INSERT INTO messages (room_id, seq, sender_id, kind, content)
+SELECT
+    :room_id AS room_id,
+    b.last_seq,
+    :sender_id AS sender_id,
+    'text' AS kind,
+    :content AS content  -- noqa: RF04
+FROM bumped AS b
+RETURNING id, seq;
+
+-- name: outside_soft_delete(id)!
+-- Soft-deletes a message with a plain UPDATE.
+UPDATE messages SET deleted_at = now()
+WHERE id = :id;
+
+-- name: outside_set_read_marker(room_id, user_id, seq)!
+-- Moves a member's read marker with a plain UPDATE.
+UPDATE room_users SET last_read_seq = :seq
+WHERE room_id = :room_id AND user_id = :user_id;
