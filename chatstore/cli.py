@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from chatstore import dotenv
-from chatstore.config import Settings
+from chatstore.config import PgTls, Settings
 from chatstore.dbmate import DEFAULT_TABLE, MigrationTarget, run_dbmate
 from chatstore.errors import ChatStoreError, ConfigurationError
 from chatstore.resources import packaged_migrations_dir, packaged_sql_dir
@@ -39,6 +39,8 @@ def _target(args: argparse.Namespace) -> MigrationTarget:
         directory=args.dir,
         table=args.table,
         schema_file=args.schema_file,
+        # The library's TLS settings, without the rest: migrating needs no REDIS_URL.
+        tls=PgTls.from_env(),
     )
 
 

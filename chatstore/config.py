@@ -51,6 +51,67 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in {"", "0", "false", "no", "off"}:
+        return False
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    raise ConfigurationError(name, f"must be true or false, got {raw!r}")
+
+
+def _file(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ConfigurationError(name, f"{path} is not a file")
+    return path
+
+
+def _cert_and_key(
+    env: Mapping[str, str], cert_name: str, key_name: str
+) -> tuple[Path | None, Path | None]:
+    cert, key = _file(env, cert_name), _file(env, key_name)
+    # A certificate alone is fine (its file may hold the key too); a key alone is a mistake.
+    if key is not None and cert is None:
+        raise ConfigurationError(key_name, f"is set without {cert_name}")
+    return cert, key
+
+
+# libpq's sslmode values, weakest first; only the last two check the server's certificate.
+PG_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# libpq's own spelling for "the operating system's trusted roots" (libpq 16 and later).
+SYSTEM_ROOTS = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class PgTls:
+    """PostgreSQL's TLS settings: each one set wins over the same parameter in DATABASE_URL;
+    None leaves the URL's, else libpq's own (PGSSLMODE, ~/.postgresql/root.crt). Apart from
+    Settings so `chatstore migrate`, which needs no REDIS_URL, reads them too."""
+
+    sslmode: str | None = None
+    rootcert: Path | None = None  # Path("system"): the operating system's trusted roots
+    cert: Path | None = None
+    key: Path | None = None
+    require: bool = False  # CHATSTORE_REQUIRE_TLS: nothing less than verify-full
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PgTls:
+        env = os.environ if env is None else env
+        sslmode = env.get("CHATSTORE_PG_SSLMODE", "").strip().lower() or None
+        if sslmode is not None and sslmode not in PG_SSLMODES:
+            raise ConfigurationError(
+                "CHATSTORE_PG_SSLMODE", f"must be one of {', '.join(PG_SSLMODES)}, got {sslmode!r}"
+            )
+        system = env.get("CHATSTORE_PG_SSLROOTCERT", "").strip() == SYSTEM_ROOTS
+        rootcert = Path(SYSTEM_ROOTS) if system else _file(env, "CHATSTORE_PG_SSLROOTCERT")
+        cert, key = _cert_and_key(env, "CHATSTORE_PG_SSLCERT", "CHATSTORE_PG_SSLKEY")
+        return cls(sslmode, rootcert, cert, key, _flag(env, "CHATSTORE_REQUIRE_TLS"))
+
+
 def _paths(env: Mapping[str, str], name: str) -> tuple[Path, ...]:
     """Folders separated by the platform's path separator, as in PATH."""
     raw = env.get(name, "").strip()
@@ -96,9 +157,9 @@ class Settings:
     # for a free one instead of failing at once.
     redis_pool_max: int = 50
     redis_pool_timeout: float = 5.0
-    # The Redis half of a committed write (counters, publishes) may add at most this much to
-    # the write's latency; past it, or on a Redis error, Redis halves are skipped for
-    # redis_breaker_seconds (the change log and counter rebuilds cover what is skipped).
+    # The Redis half of a committed write (publishing it) may add at most this much to the
+    # write's latency; past it, or on a Redis error, Redis halves are skipped for
+    # redis_breaker_seconds (listeners fill what is skipped from the change log).
     redis_write_budget_seconds: float = 0.1
     redis_breaker_seconds: float = 1.0
     # Delivery (chatstore.realtime.feed): how long an entry that arrived early waits for the
@@ -112,6 +173,18 @@ class Settings:
     # The application's own folders of aiosql query files, reached as
     # `store.queries.<file stem>.<query>` beside chatstore's own.
     sql_paths: tuple[Path, ...] = ()
+    # TLS: see PgTls for PostgreSQL's (the same, by field). Redis's CA and client certificate
+    # for a rediss:// redis_url win over its ssl_ca_certs, ssl_certfile and ssl_keyfile;
+    # without a CA the system's trusted roots verify the server. require_tls refuses anything
+    # less than verified TLS to either server, at ChatStore.open (and `chatstore check`).
+    pg_sslmode: str | None = None
+    pg_sslrootcert: Path | None = None
+    pg_sslcert: Path | None = None
+    pg_sslkey: Path | None = None
+    redis_tls_ca: Path | None = None
+    redis_tls_cert: Path | None = None
+    redis_tls_key: Path | None = None
+    require_tls: bool = False
 
     def __post_init__(self) -> None:
         # Settings built in code get the same floors as the environment's.
@@ -132,6 +205,27 @@ class Settings:
         # Not `<= 0`: NaN must fail too; a zero or negative bound would fail every call.
         if not self.pg_call_timeout_seconds > 0:
             raise ConfigurationError("pg_call_timeout_seconds", "must be more than 0")
+        self._check_tls()
+
+    def _check_tls(self) -> None:
+        if self.pg_sslmode is not None and self.pg_sslmode not in PG_SSLMODES:
+            raise ConfigurationError("pg_sslmode", f"must be one of {', '.join(PG_SSLMODES)}")
+        for name in ("pg_sslcert", "pg_sslkey", "redis_tls_ca", "redis_tls_cert", "redis_tls_key"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ConfigurationError(name, f"{path} is not a file")
+        root = self.pg_sslrootcert
+        if root is not None and str(root) != SYSTEM_ROOTS and not Path(root).is_file():
+            raise ConfigurationError("pg_sslrootcert", f"{root} is not a file")
+        for cert, key in (("pg_sslcert", "pg_sslkey"), ("redis_tls_cert", "redis_tls_key")):
+            if getattr(self, key) is not None and getattr(self, cert) is None:
+                raise ConfigurationError(key, f"is set without {cert}")
+
+    @property
+    def pg_tls(self) -> PgTls:
+        return PgTls(
+            self.pg_sslmode, self.pg_sslrootcert, self.pg_sslcert, self.pg_sslkey, self.require_tls
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -144,6 +238,10 @@ class Settings:
             raise ConfigurationError(
                 "CHATSTORE_PG_POOL_MAX", f"must be at least CHATSTORE_PG_POOL_MIN ({pool_min})"
             )
+        pg_tls = PgTls.from_env(env)
+        redis_cert, redis_key = _cert_and_key(
+            env, "CHATSTORE_REDIS_TLS_CERT", "CHATSTORE_REDIS_TLS_KEY"
+        )
         prepare_raw = env.get("CHATSTORE_PG_PREPARE_THRESHOLD", "").strip().lower()
         prepare: int | None = (
             None
@@ -184,4 +282,12 @@ class Settings:
             log_retention_hours=_float(
                 env, "CHATSTORE_LOG_RETENTION_HOURS", 30 * 24.0, 0.01, 10 * 365 * 24.0
             ),
+            pg_sslmode=pg_tls.sslmode,
+            pg_sslrootcert=pg_tls.rootcert,
+            pg_sslcert=pg_tls.cert,
+            pg_sslkey=pg_tls.key,
+            redis_tls_ca=_file(env, "CHATSTORE_REDIS_TLS_CA"),
+            redis_tls_cert=redis_cert,
+            redis_tls_key=redis_key,
+            require_tls=pg_tls.require,
         )

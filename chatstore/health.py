@@ -37,11 +37,19 @@ def _where(url: str) -> str:
         return "an unparsable URL"
 
 
+def _tls(error: ConfigurationError) -> bool:
+    # Every TLS refusal (a certificate that does not verify, CHATSTORE_REQUIRE_TLS, a TLS
+    # setting) says TLS, in its text or its setting's name; refused credentials never do.
+    return "TLS" in str(error)
+
+
 async def _postgres(settings: Settings) -> list[Finding]:
     where = _where(settings.database_url)
     try:
         await probe_connection(settings)
     except ConfigurationError as error:
+        if _tls(error):
+            return [Finding(False, "PostgreSQL TLS", f"{where}: {error}")]
         return [
             Finding(True, "PostgreSQL answers", where),
             Finding(False, "PostgreSQL credentials", f"refused: {error}"),
@@ -65,6 +73,8 @@ async def _redis(settings: Settings) -> list[Finding]:
     try:
         client = await open_redis(settings)
     except ConfigurationError as error:
+        if _tls(error):
+            return [Finding(False, "Redis TLS", f"{where}: {error}")]
         if "credentials" in str(error):
             return [
                 Finding(True, "Redis answers", where),

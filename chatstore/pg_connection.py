@@ -1,10 +1,11 @@
 """One PostgreSQL connection: how it is made, checked and cut off.
 
 The settings every connection shares (autocommit, rows, TCP keepalives and user timeout,
-connect timeout), the pool's pre-use check of connections that sat idle, the time bound on
-the work a call does on a connection (a connection that did not answer in time is closed,
-never handed out again), and the probe that tells refused credentials from an outage at
-open. `chatstore.db` builds the pool and the transactions on top of these.
+connect timeout, TLS and the CHATSTORE_REQUIRE_TLS policy), the pool's pre-use check of
+connections that sat idle, the time bound on the work a call does on a connection (a
+connection that did not answer in time is closed, never handed out again), and the probe
+that tells refused credentials or TLS from an outage at open. `chatstore.db` builds the pool
+and the transactions on top of these.
 """
 
 from __future__ import annotations
@@ -12,17 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import math
+import os
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
 
-from chatstore.config import Settings
+from chatstore.config import SYSTEM_ROOTS, PgTls, Settings
 from chatstore.errors import ConfigurationError, Unavailable
 from chatstore.rows import row_factory
 
@@ -44,9 +47,71 @@ TCP_USER_TIMEOUT_MS = 25_000
 MIN_CONNECT_TIMEOUT_SECONDS = 2
 
 
+# The one sslmode CHATSTORE_REQUIRE_TLS accepts. Not verify-ca: it skips the host name, so
+# any certificate the CA ever signed (another server's) would pass for this server's.
+VERIFIED_SSLMODE = "verify-full"
+_WHY_WEAK = {
+    "disable": "never uses TLS",
+    "allow": "falls back to no TLS and checks no certificate",
+    "prefer": "falls back to no TLS and checks no certificate",
+    "require": "encrypts but accepts any certificate",
+    "verify-ca": "does not check the host name, so any certificate of that CA passes",
+}
+
+
+def _url_parameters(database_url: str) -> dict[str, str]:
+    try:
+        parsed = conninfo_to_dict(database_url)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigurationError("DATABASE_URL", f"not a valid connection string: {exc}") from None
+    return {key: str(value) for key, value in parsed.items() if value is not None}
+
+
+def tls_options(
+    database_url: str, tls: PgTls, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """libpq's TLS parameters to pass beside `database_url`, where they win over its own.
+
+    A root certificate (setting or URL) with no sslmode anywhere means verify-full: a CA is
+    given to verify against, and libpq's default (prefer) would ignore it. With `tls.require`
+    the sslmode libpq would end up with (setting, else URL, else PGSSLMODE, else prefer)
+    must be verify-full, or ConfigurationError names where the weaker one comes from. It is
+    then pinned, so no PGSSLMODE or service file can change it at the next connection, and
+    GSSAPI encryption is turned off: libpq prefers it to TLS when a Kerberos ticket is at hand.
+    """
+    environ = os.environ if environ is None else environ
+    given = {"sslmode": tls.sslmode, "sslrootcert": tls.rootcert}
+    given |= {"sslcert": tls.cert, "sslkey": tls.key}
+    options = {key: str(value) for key, value in given.items() if value is not None}
+    url = _url_parameters(database_url)
+    sources = (
+        ("CHATSTORE_PG_SSLMODE", options.get("sslmode")),
+        ("DATABASE_URL", url.get("sslmode")),
+        ("PGSSLMODE", environ.get("PGSSLMODE")),
+    )
+    source, sslmode = next(((name, value) for name, value in sources if value), (None, "prefer"))
+    root = options.get("sslrootcert") or url.get("sslrootcert")
+    if source is None and (root or environ.get("PGSSLROOTCERT") == SYSTEM_ROOTS):
+        # libpq's own default with sslrootcert=system, made the rule for any root given.
+        sslmode = options["sslmode"] = VERIFIED_SSLMODE
+    if tls.require:
+        if sslmode != VERIFIED_SSLMODE:
+            why = _WHY_WEAK.get(sslmode, "is not a known sslmode")
+            where = f"sets sslmode={sslmode}" if source else "is unset, so libpq uses prefer"
+            raise ConfigurationError(
+                source or "CHATSTORE_PG_SSLMODE",
+                f"{where}, which {why}; CHATSTORE_REQUIRE_TLS needs verified TLS "
+                f"(set CHATSTORE_PG_SSLMODE={VERIFIED_SSLMODE}, which wins over the URL)",
+            )
+        options |= {"sslmode": VERIFIED_SSLMODE, "gssencmode": "disable"}
+    return options
+
+
 def connection_kwargs(settings: Settings) -> dict[str, Any]:
-    """Per-connection settings shared by the pool and anything else that connects."""
+    """Per-connection settings shared by the pool and anything else that connects. Raises
+    ConfigurationError when CHATSTORE_REQUIRE_TLS refuses the TLS configuration."""
     kwargs: dict[str, Any] = {
+        **tls_options(settings.database_url, settings.pg_tls),
         "autocommit": True,
         "row_factory": row_factory,
         "prepare_threshold": settings.pg_prepare_threshold,
@@ -159,8 +224,23 @@ def _refused_by_server(reason: str) -> bool:
     return "FATAL:" in reason and not any(marker in reason for marker in _TRANSIENT_FATALS)
 
 
+# libpq's words for a TLS handshake or TLS setting that failed: a wrong CA or host name, a
+# missing or unreadable certificate or key, a server without TLS. Only a setting can fix it.
+_TLS_MARKERS = ("certificate", "private key", "sslmode", "sslrootcert", "does not support SSL")
+
+
+def _tls_refusal(reason: str, tls: PgTls) -> ConfigurationError | None:
+    if not any(marker in reason for marker in _TLS_MARKERS):
+        return None
+    blame = "CHATSTORE_PG_SSLROOTCERT" if tls.rootcert is not None else "DATABASE_URL"
+    if "does not match host name" in reason:
+        blame = "DATABASE_URL"
+    return ConfigurationError(blame, f"TLS refused the connection: {reason}")
+
+
 async def probe_connection(settings: Settings) -> None:
-    """Connect once; raise ConfigurationError for refused credentials, Unavailable otherwise."""
+    """Connect once; raise ConfigurationError for refused credentials or TLS (a certificate
+    that does not verify, or no TLS under CHATSTORE_REQUIRE_TLS), Unavailable otherwise."""
     try:
         # The pool's own connection settings (connect_timeout, keepalives), so a probe that
         # succeeds means the pool can connect the same way.
@@ -171,7 +251,17 @@ async def probe_connection(settings: Settings) -> None:
         reason = str(exc).strip() or repr(exc)
         if _refused_by_server(reason):
             raise ConfigurationError("DATABASE_URL", reason) from None
+        tls_error = _tls_refusal(reason, settings.pg_tls)
+        if tls_error is not None:
+            raise tls_error from None
         raise Unavailable(f"PostgreSQL unavailable: {reason}") from None
     except psycopg.ProgrammingError as exc:
         raise ConfigurationError("DATABASE_URL", f"not a valid connection string: {exc}") from None
+    encrypted = conn.pgconn.ssl_in_use
     await conn.close()
+    if settings.require_tls and not encrypted:
+        # sslmode holds for TCP only: libpq talks to a Unix socket in the clear whatever it says.
+        raise ConfigurationError(
+            "DATABASE_URL",
+            "TLS: CHATSTORE_REQUIRE_TLS is set, but the connection is not TLS (a Unix socket?)",
+        )
