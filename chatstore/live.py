@@ -45,9 +45,10 @@ class RedisSync:
     def __init__(self, redis: Redis, breaker: Breaker) -> None:
         self.redis = redis
         self.breaker = breaker
-        # Users whose sessions must end (password changed, account deleted) but Redis did
-        # not answer when asked: revoked as soon as it does, before anything else.
-        self._unrevoked: dict[UUID, SessionStore] = {}
+        # Session stores holding revocations (password changed, account deleted) whose
+        # Redis copies are not deleted yet: Redis did not answer. Flushed as soon as it does,
+        # before anything else (the stores also flush them before their own next call).
+        self._unrevoked: set[SessionStore] = set()
 
     async def publish(self, event: Event, channel: str) -> object:
         return await publish(self.redis, event, channel)
@@ -69,8 +70,11 @@ class RedisSync:
             self.breaker.succeeded()
 
     async def revoke_sessions(self, sessions: SessionStore, user: UUID) -> None:
-        """End every session of the user now, or as soon as Redis answers again."""
-        self._unrevoked[user] = sessions
+        """End the Redis copies of every session of the user now, or as soon as Redis
+        answers again. Their PostgreSQL rows went with the commit, so the fallback refuses
+        them already, and `sessions` refuses their Redis copies from this call on."""
+        sessions.mark_revoked(user)
+        self._unrevoked.add(sessions)
         await self.run([])
 
     async def retry_forever(self, interval: float) -> None:
@@ -82,9 +86,9 @@ class RedisSync:
                 await self.run([])
 
     async def _heal(self) -> None:
-        for user, sessions in list(self._unrevoked.items()):
-            await sessions.revoke_all(user)
-            del self._unrevoked[user]
+        for sessions in list(self._unrevoked):
+            await sessions.flush_revoked()
+            self._unrevoked.discard(sessions)
 
 
 class LiveMessageRepository(MessageRepository):

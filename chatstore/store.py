@@ -81,7 +81,7 @@ class ChatStore:
                 cooldown=settings.redis_breaker_seconds,
             ),
         )
-        self.sessions = SessionStore(redis, settings.session_ttl_seconds)
+        self.sessions = SessionStore(redis, settings.session_ttl_seconds, db)
         self.users = LiveUserRepository(db, settings, self._sync, self.sessions)
         self.rooms = RoomRepository(db, settings)
         self.messages = LiveMessageRepository(db, settings, self._sync)

@@ -77,6 +77,13 @@ SELECT
 FROM users
 WHERE lower(email) = lower(:login) OR lower(username) = lower(:login);
 
+-- name: max_password_cost()^
+-- One row: max_cost, the highest bcrypt cost among the stored hashes (NULL when there are
+-- no users), which every failed login pays. The expression is users_password_cost_idx's,
+-- so max() reads one entry from the top of that index instead of every row.
+SELECT max(substring(password_hash FROM 5 FOR 2)::integer) AS max_cost
+FROM users;
+
 -- name: get_password_hash(user_id)^
 -- The user's password_hash, or nothing when the user does not exist.
 SELECT password_hash

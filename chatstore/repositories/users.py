@@ -8,6 +8,8 @@ from typing import Any, Final
 from uuid import UUID
 
 from chatstore import passwords, validation
+from chatstore.config import Settings
+from chatstore.db import Database
 from chatstore.errors import AuthenticationFailed, NotFound, ValidationError
 from chatstore.models import User, from_row
 from chatstore.repositories.base import Repository
@@ -27,6 +29,11 @@ UNCHANGED: Final = Unchanged.UNCHANGED
 
 class UserRepository(Repository):
     """Users in PostgreSQL. No method ever returns a password hash."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        super().__init__(db, settings)
+        # Per repository, not per module: it describes the hashes of this store's database.
+        self._failure_cost = passwords.FailureCost(settings.bcrypt_rounds)
 
     async def create(
         self,
@@ -78,21 +85,30 @@ class UserRepository(Repository):
         """The user whose email or username is `login`, when the password is theirs.
 
         An unknown login and a wrong password raise the same AuthenticationFailed after the
-        same bcrypt work. Input no password could match (not a string, empty, NUL, over 72
-        UTF-8 bytes) raises ValidationError instead, before any lookup: that depends only on
-        the input, so it reveals nothing about which accounts exist. A hash cheaper than
-        settings.bcrypt_rounds is upgraded on the way.
+        same bcrypt work, whatever the cost of the stored hash: every failure does the work
+        of one check at the costliest cost in use, the configured one or the highest stored
+        (passwords.FailureCost, passwords.check_login). Input no password could match (not a
+        string, empty, NUL, over 72 UTF-8 bytes) raises ValidationError instead, before any
+        lookup: that depends only on the input, so it reveals nothing about which accounts
+        exist. A hash cheaper than settings.bcrypt_rounds is upgraded on the way; a costlier
+        one is kept (see passwords.needs_rehash).
         """
         name = _login(login)
         secret = _presented_password("password", password)
         # The connection goes back to the pool before hashing: a slow hash must not hold it.
         async with self._db.connection() as conn:
             row = await self._queries.users.get_login(conn, login=name)
-        if row is None:
-            await passwords.spend_a_verification(secret, self._settings.bcrypt_rounds)
+            # Read whether or not the login was found, on the connection already in hand, so
+            # that the occasional re-read costs both kinds of failure alike.
+            if self._failure_cost.stale():
+                highest = await self._queries.users.max_password_cost(conn)
+                self._failure_cost.refresh(highest["max_cost"])
+        stored_hash: str | None = None if row is None else row["password_hash"]
+        if stored_hash is not None:
+            self._failure_cost.saw(stored_hash)
+        if not await passwords.check_login(secret, stored_hash, self._failure_cost.cost):
             raise AuthenticationFailed(LOGIN_FAILED)
-        if not await passwords.verify_password(secret, row["password_hash"]):
-            raise AuthenticationFailed(LOGIN_FAILED)
+        # check_login matches only a stored hash: `row` is a found user from here on.
         await self._upgrade_hash(row["id"], row["password_hash"], secret)
         return _to_user(row)
 
@@ -111,7 +127,13 @@ class UserRepository(Repository):
         if not await passwords.verify_password(current, old_hash):
             raise AuthenticationFailed("current password is wrong")
         new_hash = await passwords.hash_password(new, self._settings.bcrypt_rounds)
-        if not await self._replace_hash(uid, old_hash, new_hash):
+        # Every login session ends in the same commit as the old password (their Redis
+        # copies follow once it has committed: chatstore.live, chatstore.realtime.sessions).
+        async with self._db.transaction() as conn:
+            replaced = await self._replace_hash(uid, old_hash, new_hash)
+            if replaced:
+                await self._queries.sessions.delete_user_sessions(conn, user_id=uid)
+        if not replaced:
             # Deleted (NotFound from get) or changed by a concurrent call since we checked:
             # the password given is then no longer the current one.
             await self.get(uid)
