@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from chatstore.commit_outcome import ReplyLost, resolve_commit
 from chatstore.config import Settings
 from chatstore.db_errors import translate
 from chatstore.errors import ChatStoreError, Unavailable
@@ -44,6 +45,11 @@ _current: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
 _pending: contextvars.ContextVar[list[Callable[[], Awaitable[None]]] | None] = (
     contextvars.ContextVar("chatstore_after_commit", default=None)
 )
+
+
+def current_connection() -> Connection | None:
+    """The connection of the transaction the current task is inside, if any."""
+    return _current.get()
 
 
 class Database:
@@ -100,19 +106,24 @@ class Database:
     async def connection(self) -> AsyncIterator[Connection]:
         """The current transaction's connection, or an autocommit one from the pool.
 
-        Driver errors raised inside the block come out as chatstore errors.
+        Driver errors raised inside the block come out as chatstore errors; a connection
+        that broke while in use as ReplyLost (what was sent may have been applied).
         """
         current = _current.get()
+        used: Connection | None = current
         try:
             if current is not None:
                 # Inside transaction(), whose bound covers this call too.
                 yield current
                 return
             async with self._pooled() as conn:
+                used = conn
                 yield conn
         except PoolTimeout as exc:
             raise Unavailable(f"no PostgreSQL connection available: {exc}") from None
         except psycopg.Error as exc:
+            if used is not None and used.broken:
+                raise ReplyLost(f"PostgreSQL connection lost: {exc}") from exc
             raise translate(exc) from exc
 
     @asynccontextmanager
@@ -147,7 +158,7 @@ class Database:
                     f"no PostgreSQL connection available within {self.pool_timeout:g}s"
                 ) from None
             # Unknown, not undone: a write (or COMMIT) the server got may still apply.
-            raise Unavailable(
+            raise ReplyLost(
                 f"PostgreSQL did not answer within {self.call_timeout:g}s; the connection was "
                 "dropped (a write already sent may still have been applied)"
             ) from None
@@ -167,17 +178,28 @@ class Database:
                 raise translate(exc) from exc
             return
         pending: list[Callable[[], Awaitable[None]]] = []
-        # One call for the bound: the whole block, COMMIT included, within call_timeout.
-        # _dropped_if_late sits inside conn.transaction(), so a block cut short closes the
-        # connection before the ROLLBACK a silent server would never answer.
-        async with self.connection() as conn:
-            token, pending_token = _current.set(conn), _pending.set(pending)
-            try:
-                async with conn.transaction(), _dropped_if_late(conn):
-                    yield conn
-            finally:
-                _current.reset(token)
-                _pending.reset(pending_token)
+        # Read just before COMMIT: if COMMIT's answer is lost, PostgreSQL can still say
+        # whether this transaction committed (pg_xact_status), so the caller gets the real
+        # outcome instead of a guess. One round trip, on multi-statement writes only.
+        xact_id: str | None = None
+        try:
+            # One call for the bound: the whole block, COMMIT included, within call_timeout.
+            # _dropped_if_late sits inside conn.transaction(), so a block cut short closes
+            # the connection before the ROLLBACK a silent server would never answer.
+            async with self.connection() as conn:
+                token, pending_token = _current.set(conn), _pending.set(pending)
+                try:
+                    async with conn.transaction(), _dropped_if_late(conn):
+                        yield conn
+                        row = await self.queries.transactions.current_xact_id(conn)
+                        xact_id = row["xact_id"]
+                finally:
+                    _current.reset(token)
+                    _pending.reset(pending_token)
+        except ReplyLost as lost:
+            if xact_id is None:  # lost before COMMIT was sent: the server rolls it back
+                raise Unavailable(f"the transaction did not commit: {lost}") from None
+            await resolve_commit(self, xact_id, lost)
         for step in pending:
             await step()
 
@@ -207,7 +229,9 @@ __all__ = [
     "Connection",
     "Database",
     "Queries",
+    "ReplyLost",
     "connection_kwargs",
+    "current_connection",
     "load_queries",
     "probe_connection",
 ]

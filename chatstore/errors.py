@@ -50,7 +50,14 @@ class AuthenticationFailed(ChatStoreError):
 
 
 class Unavailable(ChatStoreError):
-    """PostgreSQL or Redis could not be reached or timed out. Safe to retry."""
+    """PostgreSQL or Redis could not be reached or timed out; what was asked did not happen
+    (a write whose answer was lost is resolved first: see OutcomeUnknown). Safe to retry."""
+
+
+class OutcomeUnknown(Unavailable):
+    """A write reached PostgreSQL, its answer was lost, and PostgreSQL could not be asked
+    within the bound whether it committed: it may or may not have. Reads tell; a send
+    retried with the same client_id returns the first message instead of a copy."""
 
 
 class ConfigurationError(ChatStoreError):

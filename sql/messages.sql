@@ -6,54 +6,173 @@
 -- room row with no messages, so the caller can tell "no such room", "not a member" and
 -- "no messages here" apart in one round trip.
 
--- name: lock_room_for_send(room_id, sender_id)^
--- The room's id, locked until the transaction ends so senders to one room queue up, and
--- whether the sender is a member; nothing when the room does not exist.
--- NO KEY UPDATE: it serialises senders without blocking inserts that reference the room.
-SELECT
-    r.id,
-    ru.user_id IS NOT NULL AS is_member
-FROM rooms AS r
-LEFT JOIN room_users AS ru
-    ON r.id = ru.room_id AND ru.user_id = :sender_id
-WHERE r.id = :room_id
-FOR NO KEY UPDATE OF r;
+-- name: send_message(message_id, room_id, sender_id, kind, content, attachment, client_id)^
+-- Sends a message in one statement, and always returns one row saying what happened:
+-- room_found and is_member; then either the new message with its message.created log
+-- entry (event_* columns), or the message this send already stored (a retry: the same
+-- message_id, or the same client_id from this sender in this room) with same_payload
+-- telling whether it carried the same kind, original content and attachment; or neither,
+-- when the room was deleted while this statement waited for it.
+-- Bumping the room's last_seq and last_event_seq locks the room row, so senders to one room
+-- queue there and both seqs advance together, gap-free in commit order; the message takes
+-- that seq, the sender's read marker moves to it (never backward) and the entry's payload
+-- is the message exactly as a normal read returns it. A retry this statement's snapshot
+-- could not see (it committed while we waited for the lock) fails on messages_pkey or
+-- messages_client_id_key, writing nothing: run the statement again to read it.
+-- rooms_set_updated_at does not fire: sending is not an edit of the room.
+WITH target AS (
+    SELECT
+        r.id,
+        ru.user_id IS NOT NULL AS is_member
+    FROM rooms AS r
+    LEFT JOIN room_users AS ru
+        ON r.id = ru.room_id AND ru.user_id = :sender_id
+    WHERE r.id = :room_id
+),
 
--- name: find_by_client_id(room_id, sender_id, client_id, kind, content, attachment)^
--- The message this sender already sent to the room under this client id, or nothing, with
--- same_payload telling whether it carried the same kind, original content and attachment.
--- Run after lock_room_for_send, so a concurrent retry has either committed or not started.
+earlier AS (
+    SELECT
+        m.id,
+        m.room_id,
+        m.seq,
+        m.sender_id,
+        m.kind,
+        m.client_id,
+        m.created_at,
+        m.edited_at,
+        m.edit_count,
+        m.deleted_at,
+        CASE WHEN m.deleted_at IS NULL THEN m.content END AS content,  -- noqa: RF04
+        CASE WHEN m.deleted_at IS NULL THEN m.attachment END AS attachment,
+        -- Compared here so stored content never has to leave the database; an edited
+        -- message is compared by its original text (revision 1).
+        coalesce(
+            m.kind = :kind::text
+            AND coalesce(original.content, m.content) = :content::text
+            AND m.attachment IS NOT DISTINCT FROM :attachment::jsonb,
+            FALSE
+        ) AS same_payload
+    FROM messages AS m
+    LEFT JOIN message_revisions AS original
+        ON
+            m.room_id = original.room_id
+            AND m.id = original.message_id
+            AND original.revision = 1
+    WHERE
+        m.room_id = :room_id
+        AND m.sender_id = :sender_id
+        AND (m.id = :message_id OR m.client_id = :client_id::text)
+    ORDER BY m.seq ASC
+    LIMIT 1
+),
+
+bumped AS (
+    UPDATE rooms AS r
+    SET
+        last_seq = r.last_seq + 1,
+        last_event_seq = r.last_event_seq + 1,
+        last_message_at = now()
+    FROM target AS t
+    WHERE
+        r.id = t.id
+        AND t.is_member
+        AND NOT EXISTS (SELECT 1 FROM earlier)
+    RETURNING r.id, r.last_seq, r.last_event_seq
+),
+
+inserted AS (
+    INSERT INTO messages (id, room_id, seq, sender_id, kind, content, attachment, client_id)
+    SELECT
+        :message_id::uuid AS id,
+        b.id AS room_id,
+        b.last_seq AS seq,
+        :sender_id::uuid AS sender_id,
+        :kind::text AS kind,
+        :content::text AS content,  -- noqa: RF04
+        :attachment::jsonb AS attachment,
+        :client_id::text AS client_id
+    FROM bumped AS b
+    RETURNING
+        id,
+        room_id,
+        seq,
+        sender_id,
+        kind,
+        content,
+        attachment,
+        client_id,
+        created_at,
+        edited_at,
+        edit_count,
+        deleted_at
+),
+
+marker AS (
+    UPDATE room_users AS ru
+    SET
+        last_read_seq = greatest(ru.last_read_seq, i.seq),
+        last_read_at = now()
+    FROM inserted AS i
+    WHERE ru.room_id = i.room_id AND ru.user_id = i.sender_id
+    RETURNING ru.user_id
+),
+
+logged AS (
+    INSERT INTO room_events (room_id, event_seq, type, actor_id, payload)
+    SELECT
+        i.room_id,
+        b.last_event_seq,
+        'message.created' AS event_type,
+        i.sender_id,
+        -- jsonb_build_object renders uuids and timestamps as to_jsonb does: ISO 8601
+        -- strings (with the session's UTC offset), the shape a normal read serialises to.
+        jsonb_build_object(
+            'id', i.id,
+            'room_id', i.room_id,
+            'seq', i.seq,
+            'sender_id', i.sender_id,
+            'kind', i.kind,
+            'content', i.content,
+            'attachment', i.attachment,
+            'client_id', i.client_id,
+            'created_at', i.created_at,
+            'edited_at', i.edited_at,
+            'edit_count', i.edit_count,
+            'deleted', FALSE
+        ) AS payload
+    FROM inserted AS i
+    CROSS JOIN bumped AS b
+    RETURNING room_id, event_seq, type, actor_id, payload, created_at
+)
+
 SELECT
-    m.id,
-    m.room_id,
-    m.seq,
-    m.sender_id,
-    m.kind,
-    m.client_id,
-    m.created_at,
-    m.edited_at,
-    m.edit_count,
-    m.deleted_at,
-    CASE WHEN m.deleted_at IS NULL THEN m.content END AS content,  -- noqa: RF04
-    CASE WHEN m.deleted_at IS NULL THEN m.attachment END AS attachment,
-    -- Compared here so stored content never has to leave the database; an edited message
-    -- is compared by its original text (revision 1).
-    coalesce(
-        m.kind = :kind
-        AND coalesce(original.content, m.content) = :content
-        AND m.attachment IS NOT DISTINCT FROM :attachment,
-        FALSE
-    ) AS same_payload
-FROM messages AS m
-LEFT JOIN message_revisions AS original
-    ON
-        m.room_id = original.room_id
-        AND m.id = original.message_id
-        AND original.revision = 1
-WHERE
-    m.room_id = :room_id
-    AND m.sender_id = :sender_id
-    AND m.client_id = :client_id;
+    e.same_payload,
+    l.room_id AS event_room_id,
+    l.event_seq,
+    l.type AS event_type,
+    l.actor_id AS event_actor_id,
+    l.payload AS event_payload,
+    l.created_at AS event_created_at,
+    t.id IS NOT NULL AS room_found,
+    coalesce(t.is_member, FALSE) AS is_member,
+    coalesce(i.id, e.id) AS id,
+    coalesce(i.room_id, e.room_id) AS room_id,
+    coalesce(i.seq, e.seq) AS seq,
+    coalesce(i.sender_id, e.sender_id) AS sender_id,
+    coalesce(i.kind, e.kind) AS kind,
+    coalesce(i.content, e.content) AS content,  -- noqa: RF04
+    coalesce(i.attachment, e.attachment) AS attachment,
+    coalesce(i.client_id, e.client_id) AS client_id,
+    coalesce(i.created_at, e.created_at) AS created_at,
+    coalesce(i.edited_at, e.edited_at) AS edited_at,
+    coalesce(i.edit_count, e.edit_count) AS edit_count,
+    coalesce(i.deleted_at, e.deleted_at) AS deleted_at
+-- One row whatever happened: each part joins on TRUE and is empty when it did not run.
+FROM (SELECT) AS one  -- noqa: ST11
+LEFT JOIN target AS t ON TRUE
+LEFT JOIN earlier AS e ON TRUE
+LEFT JOIN inserted AS i ON TRUE
+LEFT JOIN logged AS l ON TRUE;
 
 -- name: lock_message(message_id, user_id)^
 -- One message (deleted content masked) and the user's role in its room (NULL for a
@@ -226,8 +345,13 @@ LEFT JOIN LATERAL (
         CASE WHEN msg.deleted_at IS NULL THEN msg.content END AS content,  -- noqa: RF04
         CASE WHEN msg.deleted_at IS NULL THEN msg.attachment END AS attachment
     FROM messages AS msg
-    -- Keyed on the membership row: a non-member's NULL room_id matches no message.
-    WHERE msg.room_id = ru.room_id AND msg.seq > :after_seq
+    -- Keyed on the membership row: a non-member's NULL room_id matches no message. Seqs
+    -- are gap-free (see page_by_offset), so the next `limit` messages are exactly the
+    -- closed range below: whatever plan is picked, it reads no more than `limit` rows.
+    WHERE
+        msg.room_id = ru.room_id
+        AND msg.seq > :after_seq
+        AND msg.seq <= :after_seq + :limit
     ORDER BY msg.seq ASC
     LIMIT :limit
 ) AS m ON TRUE
@@ -238,7 +362,16 @@ ORDER BY m.seq ASC;
 -- The seed's offset pagination: up to `limit` messages newest first after skipping the
 -- `offset` newest, with the same extra columns and empty-result rows as page_before.
 -- A NULL user_id reads as the server itself, with no membership check.
--- Its cost grows with the offset; page_before is the recommended path.
+-- Relies on a room's seqs being exactly 1..rooms.last_seq: sending takes each seq from
+-- the room row's last_seq bump in the one statement that inserts the message, and
+-- messages are only soft-deleted (rows go only with their room). So the message `offset`
+-- places below the newest has seq last_seq - offset, and the page is the closed seq range
+-- of the `limit` seqs from there down, read on messages_room_seq_key: no rows skipped, so
+-- the cost does not grow with the offset (LIMIT/OFFSET read and threw away `offset` rows,
+-- and in a big room the planner, estimating an average room, sorted all of them). Closed
+-- at both ends, it holds at most `limit` rows whichever plan the planner picks. The one
+-- statement reads last_seq and the messages from one snapshot, in which every seq up to
+-- last_seq is visible. If seqs ever get holes, this query must go back to counting rows.
 SELECT
     r.last_seq AS room_last_seq,
     m.id,
@@ -274,120 +407,14 @@ LEFT JOIN LATERAL (
     FROM messages AS msg
     WHERE
         msg.room_id = r.id
+        AND msg.seq <= r.last_seq - :offset
+        AND msg.seq > r.last_seq - :offset - :limit
         AND (ru.user_id IS NOT NULL OR :user_id::uuid IS NULL)
     ORDER BY msg.seq DESC
-    LIMIT :limit OFFSET :offset
+    LIMIT :limit
 ) AS m ON TRUE
 WHERE r.id = :room_id
 ORDER BY m.seq DESC;
-
--- name: insert_message(room_id, sender_id, kind, content, attachment, client_id)^
--- The new message plus its message.created log entry (event_* columns). In one statement:
--- bumps the room's last_seq and last_event_seq, inserts the message with that seq, moves
--- the sender's read marker to it (never backward) and appends the entry, whose payload is
--- the message exactly as a normal read returns it. Run after lock_room_for_send in the same
--- transaction (the room must exist).
--- Both seqs come from the one UPDATE of the room row, so a room's message seqs and
--- event_seqs advance together in commit order, and logging costs a send no extra round
--- trip. rooms_set_updated_at does not fire: sending is not an edit of the room. A retried
--- send (same client_id) never reaches this statement (find_by_client_id returns the first
--- message), so it appends nothing.
-WITH bumped AS (
-    UPDATE rooms
-    SET
-        last_seq = last_seq + 1,
-        last_event_seq = last_event_seq + 1,
-        last_message_at = now()
-    WHERE id = :room_id
-    RETURNING last_seq, last_event_seq
-),
-
-inserted AS (
-    INSERT INTO messages (room_id, seq, sender_id, kind, content, attachment, client_id)
-    VALUES (
-        :room_id,
-        (SELECT b.last_seq FROM bumped AS b),
-        :sender_id,
-        :kind,
-        :content,
-        :attachment,
-        :client_id
-    )
-    RETURNING
-        id,
-        room_id,
-        seq,
-        sender_id,
-        kind,
-        content,
-        attachment,
-        client_id,
-        created_at,
-        edited_at,
-        edit_count,
-        deleted_at
-),
-
-marker AS (
-    UPDATE room_users AS ru
-    SET
-        last_read_seq = greatest(ru.last_read_seq, i.seq),
-        last_read_at = now()
-    FROM inserted AS i
-    WHERE ru.room_id = i.room_id AND ru.user_id = i.sender_id
-    RETURNING ru.user_id
-),
-
-logged AS (
-    INSERT INTO room_events (room_id, event_seq, type, actor_id, payload)
-    SELECT
-        i.room_id,
-        b.last_event_seq,
-        'message.created' AS event_type,
-        i.sender_id,
-        -- jsonb_build_object renders uuids and timestamps as to_jsonb does: ISO 8601
-        -- strings (with the session's UTC offset), the shape a normal read serialises to.
-        jsonb_build_object(
-            'id', i.id,
-            'room_id', i.room_id,
-            'seq', i.seq,
-            'sender_id', i.sender_id,
-            'kind', i.kind,
-            'content', i.content,
-            'attachment', i.attachment,
-            'client_id', i.client_id,
-            'created_at', i.created_at,
-            'edited_at', i.edited_at,
-            'edit_count', i.edit_count,
-            'deleted', FALSE
-        ) AS payload
-    FROM inserted AS i
-    CROSS JOIN bumped AS b
-    RETURNING room_id, event_seq, type, actor_id, payload, created_at
-)
-
-SELECT
-    i.id,
-    i.room_id,
-    i.seq,
-    i.sender_id,
-    i.kind,
-    i.content,
-    i.attachment,
-    i.client_id,
-    i.created_at,
-    i.edited_at,
-    i.edit_count,
-    i.deleted_at,
-    l.room_id AS event_room_id,
-    l.event_seq,
-    l.type AS event_type,
-    l.actor_id AS event_actor_id,
-    l.payload AS event_payload,
-    l.created_at AS event_created_at
--- The entry under event_* names, since the message's own row has room_id and created_at.
-FROM inserted AS i
-CROSS JOIN logged AS l;
 
 -- name: edit_message(room_id, message_id, content, editor_id)^
 -- The edited message plus its message.edited log entry (event_* columns), or nothing when

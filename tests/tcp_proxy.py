@@ -37,12 +37,15 @@ class Link:
     closed: bool = False
     # Cleared by stall_open(): this link alone stays silent until resume().
     flowing: asyncio.Event = field(default_factory=asyncio.Event)
+    # Cleared by hold_replies(): requests still reach the server, its answers are held.
+    replies: asyncio.Event = field(default_factory=asyncio.Event)
     # Bytes delivered client -> server and server -> client.
     sent_up: int = 0
     sent_down: int = 0
 
     def __post_init__(self) -> None:
         self.flowing.set()
+        self.replies.set()
 
     def abort(self) -> None:
         """Reset both sides (what drop() does)."""
@@ -102,10 +105,19 @@ class TcpProxy:
             link.flowing.clear()
         return stalled
 
+    def hold_replies(self) -> list[Link]:
+        """On the connections open now, pass requests to the server but hold its answers
+        (until resume): a write is applied and its answer lost. New connections pass."""
+        held = self.open_links
+        for link in held:
+            link.replies.clear()
+        return held
+
     def resume(self) -> None:
         self._flowing.set()
         for link in self.links:
             link.flowing.set()
+            link.replies.set()
 
     def drop(self) -> None:
         """Reset every open connection, on both sides."""
@@ -163,6 +175,8 @@ class TcpProxy:
                 # Held here while stalled: read but not delivered, and nothing more is read,
                 # so the sender's buffers fill as they would on a dead path.
                 await self._gate(link)
+                if not up:
+                    await link.replies.wait()
                 if not data or link.closed:
                     break
                 writer.write(data)

@@ -328,6 +328,34 @@ async def test_offset_pages_count_back_from_the_newest(store: ChatStore, world: 
     assert (past.messages, past.older_cursor, past.newer_cursor) == ((), None, 0)
 
 
+async def test_offset_pages_equal_keyset_pages_at_any_offset(
+    store: ChatStore, world: World
+) -> None:
+    """page_by_offset reads the seq range below last_seq - offset (seqs are gap-free), so
+    each offset page is the keyset page ending at the same message: same rows (soft-deleted
+    and edited ones included), same order, same cursors, and empty past the end."""
+    sent = [await send(store, world, world.bob, f"message {n}") for n in range(1, 24)]
+    await store.messages.delete(sent[6].id, acting_user_id=world.bob)
+    await store.messages.update(sent[15].id, "edited", editor_id=world.bob)
+    total = len(sent)
+    for offset in (0, 1, 4, 5, 17, 21, 22, 23, 24, 60):
+        for limit in (1, 5, 23, 30):
+            by_offset = await store.messages.find_by_room(
+                world.room, limit, offset, user_id=world.alice
+            )
+            by_key = await store.messages.page_before(
+                world.room, user_id=world.alice, before_seq=max(total - offset + 1, 0), limit=limit
+            )
+            assert by_offset == by_key, (offset, limit)
+            # The server's own read (no user) sees the same page.
+            assert await store.messages.find_by_room(world.room, limit, offset) == by_offset
+    assert (await store.messages.find_by_room(world.room, 5, 23, user_id=world.alice)) == (
+        MessagePage(messages=(), older_cursor=None, newer_cursor=0)
+    )
+    with pytest.raises(PermissionDenied):
+        await store.messages.find_by_room(world.room, 5, 60, user_id=world.mallory)
+
+
 async def test_catch_up_is_bounded_and_ascending(store: ChatStore, world: World) -> None:
     for number in range(1, 8):
         await send(store, world, world.alice, f"message {number}")

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from chatstore import ChatStore, CreateMessage, Settings, Unavailable
+from chatstore import ChatStore, CreateMessage, OutcomeUnknown, Settings, Unavailable
 from chatstore.models import Room, User
 from chatstore.pg_connection import (
     KEEPALIVE_COUNT,
@@ -41,6 +41,9 @@ POOL_WAIT = 0.5  # pg_pool_timeout
 # What a call may take past its bound: the event loop's turn and the pool's bookkeeping.
 SLACK = 0.5
 POOL_MAX = 4
+# A send whose answer was lost asks once more (chatstore.repositories.sending): a second
+# wait for a connection and a second call bound before OutcomeUnknown.
+ASKED_AGAIN = BOUND + POOL_WAIT + BOUND
 # How long a store may take to serve again once the server answers; measured well under it.
 RECOVERY_LIMIT = 5.0
 
@@ -186,11 +189,16 @@ async def test_a_stalled_server_fails_in_flight_and_new_calls_within_the_bound(
     )
     for outcome in early + late:
         assert isinstance(outcome.error, Unavailable), outcome
-        assert outcome.seconds <= BOUND + SLACK, outcome
+        if isinstance(outcome.error, OutcomeUnknown):  # a send: asked again, in vain
+            assert outcome.seconds <= ASKED_AGAIN + SLACK, outcome
+        else:
+            assert outcome.seconds <= BOUND + SLACK, outcome
     for outcome in early:
         # They waited for the bound: the connection was silent, nothing else failed them.
         assert outcome.timed_out_working, outcome
         assert outcome.seconds >= BOUND * 0.9, outcome
+    # Only sends that reached a connection say their outcome is unknown; reads never do.
+    assert sum(isinstance(o.error, OutcomeUnknown) for o in early) == len(early) // 2
     for outcome in late:
         assert outcome.timed_out_working or outcome.timed_out_waiting, outcome
 
@@ -225,9 +233,15 @@ async def test_b_after_resume_the_store_serves_again_on_new_connections_only(
     assert all(link.closed for link in saw_the_stall)
     assert proxy.open_links, "the pool reconnected"
     assert not set(map(id, proxy.open_links)) & set(map(id, saw_the_stall))
-    # Sends that timed out never reached the server (the proxy held them, then delivered
-    # them behind the client's close): nothing of them was committed.
-    assert page.messages == ()
+    # The sends' statements were held by the proxy and delivered behind the client's close,
+    # as a delayed packet would be: the server may run them. Their callers were told
+    # OutcomeUnknown, never a plain Unavailable; whatever landed landed once, gap-free.
+    unknown = [o for o in outcomes if isinstance(o.error, OutcomeUnknown)]
+    assert unknown, outcomes  # the calls that waited for a connection never reached it
+    assert all(o.timed_out_waiting for o in outcomes if not o.timed_out_working), outcomes
+    assert len(page.messages) <= len(unknown)
+    assert sorted(m.seq for m in page.messages) == list(range(1, len(page.messages) + 1))
+    assert len({m.content for m in page.messages}) == len(page.messages)
 
 
 @pytest.mark.timeout(30)
@@ -389,9 +403,13 @@ async def test_d_old_connections_silent_for_good_a_call_is_still_served(
         f"{served.seconds:.3f} s (pool wait {pool_wait}s, check bound 0.2 s); {dropped} of the "
         f"{len(silent)} silent connections dropped",
     )
-    for outcome in early:
-        assert outcome.timed_out_working, outcome
-        assert outcome.seconds <= BOUND + SLACK, outcome
+    sent, read = early  # start_calls alternates: a send, then a read
+    # The send's answer was lost on its silent connection; asked again on a new one, it
+    # was resolved: the caller got its message, stored once.
+    assert sent.error is None, sent
+    assert sent.seconds <= BOUND + pool_wait + BOUND + SLACK, sent
+    assert read.timed_out_working, read
+    assert read.seconds <= BOUND + SLACK, read
     assert served.error is None, served
     assert served.seconds < pool_wait, served
     # The two in use, and the idle ones the call's checks met.
@@ -421,3 +439,60 @@ async def test_every_pool_connection_has_keepalives_and_a_user_timeout(
                 )
                 seen += 1
     assert seen == POOL_MAX
+
+
+@pytest.fixture
+async def one_connection_store(
+    proxy: TcpProxy, database_url: str, redis_server: RedisServer
+) -> AsyncIterator[ChatStore]:
+    """A store with a single pooled connection, so the test knows which link a call uses."""
+    settings = dataclasses.replace(
+        settings_through(proxy, database_url, redis_server.url(0)), pg_pool_min=1, pg_pool_max=1
+    )
+    async with ChatStore.open(settings) as opened:
+        yield opened
+        proxy.resume()
+
+
+@pytest.mark.timeout(30)
+async def test_e_a_send_whose_answer_is_lost_is_returned_and_stored_once(
+    one_connection_store: ChatStore, proxy: TcpProxy, database_url: str
+) -> None:
+    store = one_connection_store
+    alice, room = await make_chat(store)
+    first = await store.send_message(CreateMessage(room.id, alice.id, "before"))
+    proxy.hold_replies()  # the send reaches the server and commits; its answer never comes
+    outcome = await timed(store.send_message(CreateMessage(room.id, alice.id, "answer lost")))
+    assert outcome.error is None, outcome  # asked again on a new connection: resolved
+    assert outcome.seconds <= ASKED_AGAIN + SLACK, outcome
+    page = await store.messages.page_before(room.id, user_id=alice.id)
+    assert [(m.seq, m.content) for m in page.messages] == [
+        (first.seq, "before"),
+        (first.seq + 1, "answer lost"),
+    ]
+
+
+@pytest.mark.timeout(30)
+async def test_e_a_transaction_whose_commit_answer_is_lost_reports_it_committed(
+    one_connection_store: ChatStore, proxy: TcpProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = one_connection_store
+    alice, room = await make_chat(store)
+    transactions = store.db.queries.transactions
+    read_xact_id = transactions.current_xact_id
+
+    async def then_lose_the_commit_answer(conn: Any) -> Any:
+        row = await read_xact_id(conn)
+        proxy.hold_replies()  # COMMIT reaches the server; its answer never comes back
+        return row
+
+    monkeypatch.setattr(transactions, "current_xact_id", then_lose_the_commit_answer)
+    started = time.monotonic()
+    async with store.transaction():
+        await store.send_message(CreateMessage(room.id, alice.id, "one"))
+        await store.send_message(CreateMessage(room.id, alice.id, "two"))
+    seconds = time.monotonic() - started
+    monkeypatch.undo()
+    page = await store.messages.page_before(room.id, user_id=alice.id)
+    assert [m.content for m in page.messages] == ["one", "two"]
+    assert seconds <= ASKED_AGAIN + SLACK

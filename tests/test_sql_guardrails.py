@@ -156,7 +156,9 @@ def test_a_broken_query_fails_naming_it_and_the_postgres_error(
     edit_query(folder, "messages.page_after", "    m.edit_count,\n", "    m.edit_cnt,\n")
     problems = explain_problems(database_url, [folder])
     assert len(problems) == 1, problems
-    assert problems[0].startswith("messages.page_after (sql/messages.sql:192): ")
+    lines = (folder / "messages.sql").read_text().splitlines()
+    line = lines.index("-- name: page_after(room_id, user_id, after_seq, limit)") + 1
+    assert problems[0].startswith(f"messages.page_after (sql/messages.sql:{line}): ")
     assert "column m.edit_cnt does not exist" in problems[0]
 
 
@@ -209,20 +211,19 @@ def test_a_new_query_must_be_declared_in_reads(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("key", "line", "edits"),
+    ("key", "edits"),
     [
-        (
-            "messages.page_before",
-            146,
-            [("END AS content", "END AS body"), ("m.content,", "m.body,")],
-        ),
-        ("messages.get_message", 120, [("END AS content", "END AS body")]),
+        ("messages.page_before", [("END AS content", "END AS body"), ("m.content,", "m.body,")]),
+        ("messages.get_message", [("END AS content", "END AS body")]),
     ],
 )
 def test_a_renamed_column_fails_the_column_check(
-    database_url: str, tmp_path: Path, key: str, line: int, edits: list[tuple[str, str]]
+    database_url: str, tmp_path: Path, key: str, edits: list[tuple[str, str]]
 ) -> None:
     folder = copy_sql(tmp_path)
+    name = key.split(".")[1]
+    lines = (folder / "messages.sql").read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if text.startswith(f"-- name: {name}("))
     for old, new in edits:
         edit_query(folder, key, old, new)
     # The query itself is fine: only the comparison with what the code reads catches it.

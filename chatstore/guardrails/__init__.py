@@ -10,8 +10,8 @@ good), every message naming the file, line and query:
 - `explain_problems(database_url, dirs, samples)`: every query EXPLAINed on a migrated
   schema, with typed sample values for its parameters.
 - `plan_problems(database_url, dirs, params, large_tables)`: on a large dataset, no plan
-  reads a whole large table (a Seq Scan) unless the query's comment block says
-  `-- may scan <table>: <why>`.
+  reads a whole large table (a Seq Scan), nor sorts more than 1,000 of its rows under a
+  LIMIT, unless the query's comment block says `-- may scan <table>: <why>`.
 - `column_problems(database_url, dirs, expected)`: every column the code reads
   (`{"file.query": {column, ...}}`) is still returned, found without executing anything.
 

@@ -63,7 +63,8 @@ def assert_plans_ok(
     min_rows: int = DEFAULT_MIN_ROWS,
     samples: Mapping[str, Any] | None = None,
 ) -> None:
-    """No query reads a whole large table unless annotated `-- may scan <table>: <why>`.
+    """No query reads a whole large table, nor sorts thousands of its rows to return a LIMIT
+    of them, unless annotated `-- may scan <table>: <why>`.
 
     `database_url` must hold a realistic, ANALYZEd dataset; `params` real values from it.
     """

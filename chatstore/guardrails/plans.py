@@ -1,5 +1,5 @@
 """EXPLAIN every query: against a migrated schema (does it plan at all?), and on a large
-dataset (does any plan read a whole large table?).
+dataset (does any plan read a whole large table, or sort many of its rows to keep a few?).
 
 Only EXPLAIN, never EXPLAIN ANALYZE: nothing is executed, writes included, and each query's
 transaction is rolled back anyway.
@@ -23,6 +23,11 @@ from chatstore.guardrails.samples import has_value, values_for
 from chatstore.guardrails.sqlfiles import SqlQuery, load_queries
 
 DEFAULT_MIN_ROWS: Final = 10_000
+# A Sort under a LIMIT reads and sorts every row it is fed to return a few. A page of a
+# room or a list of a user's rooms sorts far fewer than this; a plan sorting more is one
+# that did not find an index in the ORDER BY's order, and it only gets slower as the room
+# (or the offset) grows, while the planner, estimating an average room, does not notice.
+DEFAULT_MAX_SORTED_ROWS: Final = 1_000
 CATALOG_SQL: Final = Path(__file__).with_name("catalog.sql")
 # The prefix that turns each query into its plan; the statements themselves live in .sql files.
 _EXPLAIN_JSON: Final = sql.SQL("EXPLAIN (FORMAT JSON) ")
@@ -153,6 +158,39 @@ def _scan_problems(query: SqlQuery, plan: Plan, sizes: Mapping[str, int | None])
     return problems
 
 
+def _sort_problems(
+    query: SqlQuery, plan: Plan, sizes: Mapping[str, int | None], max_rows: int
+) -> list[str]:
+    """Sorts under a Limit fed more than `max_rows` estimated rows read from large tables.
+
+    Sorting them reads all of them, so `-- may scan <table>` is what excuses it too.
+    """
+    problems = []
+    seen: set[int] = set()
+    for limit in plan_nodes(plan):
+        if limit.get("Node Type") != "Limit":
+            continue
+        for node in plan_nodes(limit):
+            if node.get("Node Type") != "Sort" or id(node) in seen:
+                continue
+            seen.add(id(node))
+            rows = max((int(child["Plan Rows"]) for child in node.get("Plans", [])), default=0)
+            read = {
+                str(n["Relation Name"]).lower() for n in plan_nodes(node) if "Relation Name" in n
+            }
+            tables = sorted((read & set(sizes)) - set(query.may_scan))
+            if rows <= max_rows or not tables:
+                continue
+            problems.append(
+                f"{query.key} ({query.where}): its plan sorts about {rows:,} rows of "
+                f"{', '.join(tables)} to return a LIMIT of them (Sort under Limit; more than "
+                f"{max_rows:,}), and the sort grows with the room or the offset. Walk an index "
+                f"in the ORDER BY's order (a keyset or seq range), or, if sorting them is "
+                f"intended, say why in its comment block: `-- may scan {tables[0]}: <why>`"
+            )
+    return problems
+
+
 def plan_problems(
     database_url: str,
     dirs: Sequence[Path],
@@ -160,15 +198,19 @@ def plan_problems(
     large_tables: Collection[str] | None = None,
     *,
     min_rows: int = DEFAULT_MIN_ROWS,
+    max_sorted_rows: int = DEFAULT_MAX_SORTED_ROWS,
     samples: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Every query of `dirs` whose plan has a Seq Scan on a large table it is not annotated
+    """Every query of `dirs` whose plan has a Seq Scan on a large table, or a Sort under a
+    Limit fed more than `max_sorted_rows` (estimated) of its rows, that it is not annotated
     to scan (`-- may scan <table>: <why>` in its comment block).
 
     Run it on a database loaded with a realistic dataset and ANALYZEd: `params` are values
     known to exist there (a real room_id, user_id, ...), used before the samples. Large
     tables are `large_tables` when given, else every table with more than `min_rows` rows.
     Every parameter needs a value: a query planned with NULL can hide the scan it would do.
+    Run it again with the values of the biggest room (and deep seqs and offsets): a plan
+    can be fine for an average room and not for that one.
     """
     queries, problems = load_queries(dirs)
     with connect(database_url) as conn:
@@ -206,4 +248,5 @@ def plan_problems(
                 )
                 continue
             problems += _scan_problems(query, plan, sizes)
+            problems += _sort_problems(query, plan, sizes, max_sorted_rows)
     return problems

@@ -33,6 +33,7 @@ SAMPLE_VALUES: Final[Mapping[str, Any]] = {
     "password_hash": "$2b$10$" + "a" * 53,
     "old_hash": "$2b$10$" + "b" * 53,
     "client_id": "client-1",
+    "xact_id": "1",  # a transaction id (xid8) as text, not a uuid
     "attachment": Jsonb({"url": "u", "name": "n", "mime_type": "m", "size": 1}),
     "online": True,
     "at": datetime(2026, 1, 1, tzinfo=UTC),

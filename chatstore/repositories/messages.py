@@ -15,14 +15,10 @@ docs/architecture.md, "The room change log").
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final, cast
 from uuid import UUID
 
-from psycopg.types.json import Jsonb
-
 from chatstore import validation
-from chatstore.db import Connection
 from chatstore.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from chatstore.models import (
     Attachment,
@@ -35,35 +31,18 @@ from chatstore.models import (
     UnreadCount,
     from_row,
 )
+from chatstore.repositories import sending
 from chatstore.repositories.base import Repository
 from chatstore.repositories.changelog import appended_all
+from chatstore.repositories.sending import MEDIA_KINDS
 
 Row = Mapping[str, Any]
 RowQuery = Callable[..., AsyncIterator[Row]]
 
-# Users send these; "system" messages are the server's own and have no sender, so the
-# public create() refuses them rather than letting a user impersonate the system.
-USER_KINDS: Final = ("text", "image", "file")
-MEDIA_KINDS: Final = frozenset({"image", "file"})
 MODERATOR_ROLES: Final = frozenset({"owner", "admin"})
-URL_MAX: Final = 2048
-FILE_NAME_MAX: Final = 255
-MIME_TYPE_MAX: Final = 255
 CATCH_UP_MAX: Final = 1000
 # Larger than any seq: page_before without a cursor starts at the newest message.
 NEWEST: Final = 2**63 - 1
-
-
-@dataclass(frozen=True, slots=True)
-class _NewMessage:
-    """A CreateMessage after validation: typed ids, checked content, jsonb-ready attachment."""
-
-    room_id: UUID
-    sender_id: UUID
-    kind: str
-    content: str
-    attachment: Jsonb | None
-    client_id: str | None
 
 
 class MessageRepository(Repository):
@@ -74,54 +53,14 @@ class MessageRepository(Repository):
     async def create(self, message: CreateMessage) -> Message:
         """Send a message; a retry with the same client_id returns the first message.
 
-        Raises NotFound (room), PermissionDenied (sender not a member), Conflict (client_id
-        already used for different content) and ValidationError (bad input, nothing written).
+        One round trip (chatstore.repositories.sending). Raises NotFound (room),
+        PermissionDenied (sender not a member), Conflict (client_id already used for
+        different content), ValidationError (bad input, nothing written), and
+        OutcomeUnknown when PostgreSQL stopped answering mid-send and could not be asked.
         """
-        new = _validated(message)
-        queries = self._queries.messages
-        async with self._db.transaction() as conn:
-            # The room lock comes first: it serialises senders to the room, so the client_id
-            # lookup below cannot race a concurrent retry, and no seq is spent on a retry.
-            room = await queries.lock_room_for_send(
-                conn, room_id=new.room_id, sender_id=new.sender_id
-            )
-            if room is None:
-                raise NotFound("room", new.room_id)
-            if not room["is_member"]:
-                raise PermissionDenied("only members of a room can send to it")
-            earlier = await self._earlier_send(conn, new)
-            if earlier is not None:
-                return earlier  # a retry: nothing written, nothing appended to the log
-            row = await queries.insert_message(
-                conn,
-                room_id=new.room_id,
-                sender_id=new.sender_id,
-                kind=new.kind,
-                content=new.content,
-                attachment=new.attachment,
-                client_id=new.client_id,
-            )
-            await self._db.log_appended(appended_all([row]))
+        row = await sending.send(self._db, sending.validated(message))
+        await self._db.log_appended(appended_all([row]))
         return _message(row)
-
-    async def _earlier_send(self, conn: Connection, new: _NewMessage) -> Message | None:
-        """The message a retry of `new` refers to, if any; Conflict if it said otherwise."""
-        if new.client_id is None:
-            return None
-        existing = await self._queries.messages.find_by_client_id(
-            conn,
-            room_id=new.room_id,
-            sender_id=new.sender_id,
-            client_id=new.client_id,
-            kind=new.kind,
-            content=new.content,
-            attachment=new.attachment,
-        )
-        if existing is None:
-            return None
-        if not existing["same_payload"]:
-            raise Conflict("client_id", "was already used for a different message")
-        return _message(existing)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -148,8 +87,10 @@ class MessageRepository(Repository):
 
         Messages come back in ascending seq order. With `user_id`, only a member may read
         (PermissionDenied otherwise); without it the read is the server's own, as in the
-        seed's `find_by_room(room_id, limit, offset)`. Its cost grows with the offset;
-        prefer page_before / page_after.
+        seed's `find_by_room(room_id, limit, offset)`. Seqs are gap-free, so the page is the
+        seq range below last_seq - offset (see page_by_offset): its cost does not grow with
+        the offset. A cursor (page_before / page_after) still stays put while new messages
+        arrive, which an offset does not.
         """
         room = validation.uuid_value("room_id", room_id)
         reader = None if user_id is None else validation.uuid_value("user_id", user_id)
@@ -398,46 +339,6 @@ class MessageRepository(Repository):
 
 
 # -- input -------------------------------------------------------------------------------------
-
-
-def _validated(message: object) -> _NewMessage:
-    """Check a CreateMessage field by field; the first broken rule raises ValidationError."""
-    if not isinstance(message, CreateMessage):
-        raise ValidationError("message", "must be a CreateMessage")
-    room_id = validation.uuid_value("room_id", message.room_id)
-    sender_id = validation.uuid_value("sender_id", message.sender_id)
-    kind = validation.choice("kind", message.kind, USER_KINDS)
-    media = kind in MEDIA_KINDS
-    # A media message's content is its caption, which may be empty.
-    content = validation.text(
-        "content", message.content, max_chars=validation.CONTENT_MAX, allow_empty=media
-    )
-    if media and message.attachment is None:
-        raise ValidationError("attachment", f"is required for {kind} messages")
-    if not media and message.attachment is not None:
-        raise ValidationError("attachment", "is only allowed on image and file messages")
-    attachment = _attachment_json(message.attachment) if media else None
-    client_id = (
-        None
-        if message.client_id is None
-        else validation.text("client_id", message.client_id, max_chars=validation.CLIENT_ID_MAX)
-    )
-    return _NewMessage(room_id, sender_id, kind, content, attachment, client_id)
-
-
-def _attachment_json(attachment: object) -> Jsonb:
-    if not isinstance(attachment, Attachment):
-        raise ValidationError("attachment", "must be an Attachment")
-    return Jsonb(
-        {
-            "url": validation.text("attachment.url", attachment.url, max_chars=URL_MAX),
-            "name": validation.text("attachment.name", attachment.name, max_chars=FILE_NAME_MAX),
-            "mime_type": validation.text(
-                "attachment.mime_type", attachment.mime_type, max_chars=MIME_TYPE_MAX
-            ),
-            "size": validation.integer("attachment.size", attachment.size, low=0, high=2**53),
-        }
-    )
 
 
 # -- rows to models ------------------------------------------------------------------------------

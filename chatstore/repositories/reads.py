@@ -75,9 +75,10 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "members.remove_member": (_ROOMS, APPENDED),
     "members.list_members": (_ROOMS, MEMBER),
     # sql/messages.sql
-    "messages.lock_room_for_send": (_MESSAGES, frozenset({"is_member"})),
-    "messages.find_by_client_id": (_MESSAGES, MESSAGE | {"same_payload"}),
-    "messages.insert_message": (_MESSAGES, MESSAGE | APPENDED),
+    "messages.send_message": (
+        _MESSAGES,
+        MESSAGE | APPENDED | {"room_found", "is_member", "same_payload"},
+    ),
     "messages.get_message": (_MESSAGES, MESSAGE | {"is_member"}),
     "messages.page_before": (_MESSAGES, _PAGE),
     "messages.page_after": (_MESSAGES, _PAGE),
@@ -103,6 +104,15 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "rooms.rooms_of_user": (_ROOMS, ROOM | {"role", "last_read_seq", "unread_count"}),
     "rooms.insert_direct_room": (_ROOMS, ROOM),
     "rooms.get_direct_room": (_ROOMS, ROOM),
+    # sql/sessions.sql
+    "sessions.insert_session": ("SessionStore", frozenset({"created_at"})),
+    "sessions.check_session": (
+        "SessionStore",
+        frozenset({"user_id", "data", "created_at", "expires_at"}),
+    ),
+    # sql/transactions.sql
+    "transactions.current_xact_id": ("chatstore.db", frozenset({"xact_id"})),
+    "transactions.xact_status": ("chatstore.db", frozenset({"status"})),
     # sql/summary.sql
     "summary.database_summary": (
         "chatstore.demo",
@@ -129,6 +139,7 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "users.get_user_by_username": (_USERS, USER),
     "users.get_login": (_USERS, USER | {"password_hash"}),
     "users.get_password_hash": (_USERS, frozenset({"password_hash"})),
+    "users.max_password_cost": (_USERS, frozenset({"max_cost"})),
     "users.update_profile": (_USERS, USER),
     "users.set_online": (_USERS, USER),
 }

@@ -87,6 +87,79 @@ SELECT
 FROM joined AS j
 INNER JOIN messages AS m ON j.room_id = m.room_id AND m.seq = 10;
 
+-- name: bulk_load_hot_room(owner_id, messages, members, password_hash)^
+-- Creates one big public room, as real chats have, and returns its id: `messages` messages
+-- (seqs 1..messages, every 50th soft-deleted, the owner's read marker halfway) and
+-- `members` new users as plain members (marker at seq 10, a read receipt for message 10).
+-- Planner statistics then see one room_id holding a large share of messages, memberships
+-- and receipts, so a plan that is only good for an average room shows up in the checks.
+WITH hot AS (
+    INSERT INTO rooms (kind, name, created_by, last_seq, last_message_at)
+    VALUES ('public', 'bulk-hot', :owner_id, :messages, now())
+    RETURNING id
+),
+
+owner AS (
+    INSERT INTO room_users (room_id, user_id, role, last_read_seq)
+    SELECT
+        id AS room_id,
+        :owner_id,  -- noqa: AL03
+        'owner' AS role,  -- noqa: RF04
+        :messages / 2 AS last_read_seq
+    FROM hot
+),
+
+people AS (
+    INSERT INTO users (email, username, password_hash)
+    SELECT
+        'hot' || g.n || '@example.com' AS email,  -- noqa: RF04
+        'hot' || g.n AS username,
+        :password_hash  -- noqa: AL03
+    FROM generate_series(1, :members) AS g (n)
+    RETURNING id
+),
+
+joined AS (
+    INSERT INTO room_users (room_id, user_id, role, last_read_seq)
+    SELECT
+        h.id AS room_id,
+        p.id AS user_id,
+        'member' AS role,  -- noqa: RF04
+        10 AS last_read_seq
+    FROM hot AS h
+    CROSS JOIN people AS p
+    RETURNING room_id, user_id
+),
+
+posted AS (
+    INSERT INTO messages (
+        room_id, seq, sender_id, content, created_at, deleted_at, deleted_by
+    )
+    SELECT
+        h.id AS room_id,
+        s.seq,
+        :owner_id AS sender_id,
+        'bulk message ' || s.seq AS content,  -- noqa: RF04
+        now() - make_interval(secs => :messages - s.seq) AS created_at,
+        CASE WHEN mod(s.seq, 50) = 0 THEN now() END AS deleted_at,
+        CASE WHEN mod(s.seq, 50) = 0 THEN :owner_id::uuid END AS deleted_by
+    FROM hot AS h
+    CROSS JOIN generate_series(1, :messages) AS s (seq)
+    RETURNING id, seq
+),
+
+receipts AS (
+    INSERT INTO message_read_receipts (room_id, message_id, user_id)
+    SELECT
+        j.room_id,
+        m.id AS message_id,
+        j.user_id
+    FROM joined AS j
+    INNER JOIN posted AS m ON m.seq = 10
+)
+
+SELECT id FROM hot;
+
 -- name: bulk_load_edits(per_room)!
 -- Edits the first `per_room` messages of every room once (those not deleted), keeping each
 -- original text as revision 1, as edit_message does.

@@ -131,11 +131,11 @@ WITH bumped AS (
 
 INSERT INTO messages (room_id, seq, sender_id, kind, content)
 SELECT
-    :room_id AS room_id,
+    :room_id::uuid AS room_id,
     b.last_seq,
-    :sender_id AS sender_id,
+    :sender_id::uuid AS sender_id,
     'text' AS kind,
-    :content AS content  -- noqa: RF04
+    :content::text AS content  -- noqa: RF04
 FROM bumped AS b
 RETURNING id, seq;
 

@@ -1,0 +1,164 @@
+"""Sending a message: validating it, then one statement (sql/messages.sql, send_message).
+
+One round trip in the common case: the statement locks the room, checks membership and the
+idempotency keys, takes the next seq, inserts the message, moves the sender's read marker
+and appends the change-log entry, on an autocommit connection (or inside the caller's
+transaction).
+
+Every send carries a message id chosen here, before it is sent. That makes a send whose
+answer was lost safe to run again: if the first run committed, the second finds the
+message by its id and returns it; if it did not, the second sends it; if the first is still
+running (queued behind the room lock), one of the two fails on the primary key and writes
+nothing. So a lost answer costs a caller one more round trip, never a second copy and never
+a guess (chatstore.commit_outcome).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from uuid import UUID, uuid4
+
+from psycopg.types.json import Jsonb
+
+from chatstore import validation
+from chatstore.commit_outcome import ReplyLost
+from chatstore.db import Database, current_connection
+from chatstore.errors import (
+    AlreadyExists,
+    Conflict,
+    NotFound,
+    OutcomeUnknown,
+    PermissionDenied,
+    Unavailable,
+    ValidationError,
+)
+from chatstore.models import Attachment, CreateMessage
+
+Row = Mapping[str, Any]
+
+# Users send these; "system" messages are the server's own and have no sender, so the
+# public create() refuses them rather than letting a user impersonate the system.
+USER_KINDS: Final = ("text", "image", "file")
+MEDIA_KINDS: Final = frozenset({"image", "file"})
+URL_MAX: Final = 2048
+FILE_NAME_MAX: Final = 255
+MIME_TYPE_MAX: Final = 255
+# The statement again after a concurrent twin won the race for the same key: its snapshot
+# then sees the twin, so a second retry is never needed; one spare covers a lost answer too.
+ATTEMPTS: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A CreateMessage after validation: typed ids, checked content, jsonb-ready attachment."""
+
+    room_id: UUID
+    sender_id: UUID
+    kind: str
+    content: str
+    attachment: Jsonb | None
+    client_id: str | None
+
+
+async def send(db: Database, new: NewMessage) -> Row:
+    """The stored message's row (with event_* columns when this call appended it).
+
+    Raises NotFound (room), PermissionDenied (not a member), Conflict (client_id already
+    used for different content), and OutcomeUnknown when PostgreSQL stopped answering after
+    the send reached it and could not be asked again within the bound.
+    """
+    params = {
+        "message_id": uuid4(),
+        "room_id": new.room_id,
+        "sender_id": new.sender_id,
+        "kind": new.kind,
+        "content": new.content,
+        "attachment": new.attachment,
+        "client_id": new.client_id,
+    }
+    # Inside a caller's transaction a failed statement aborts the whole transaction, so
+    # there is nothing to run again: the transaction's own COMMIT handling decides.
+    attempts = 1 if current_connection() is not None else ATTEMPTS
+    lost: ReplyLost | None = None
+    for _ in range(attempts):
+        try:
+            async with db.connection() as conn:
+                row = await db.queries.messages.send_message(conn, **params)
+            return _outcome(row, new.room_id)
+        except AlreadyExists as twin:
+            # A concurrent send with the same client_id (or our own first run) committed
+            # while this one waited for the room lock; the next run reads it.
+            if attempts == 1:
+                raise Conflict("client_id", "is being used by a concurrent send") from twin
+        except ReplyLost as exc:
+            if attempts == 1:
+                raise
+            if lost is not None:
+                raise _unknown(lost, exc) from exc
+            lost = exc
+        except Unavailable as exc:
+            if lost is None:
+                raise  # nothing reached PostgreSQL: nothing happened
+            raise _unknown(lost, exc) from exc
+    raise _unknown(lost, None)
+
+
+def _outcome(row: Row | None, room_id: UUID) -> Row:
+    if row is None or not row["room_found"]:
+        raise NotFound("room", room_id)
+    if not row["is_member"]:
+        raise PermissionDenied("only members of a room can send to it")
+    if row["same_payload"] is False:
+        raise Conflict("client_id", "was already used for a different message")
+    if row["id"] is None:  # the room was deleted while this send waited for it
+        raise NotFound("room", room_id)
+    return row
+
+
+def _unknown(lost: ReplyLost | None, again: Exception | None) -> OutcomeUnknown:
+    return OutcomeUnknown(
+        f"the send reached PostgreSQL but its answer was lost ({lost}), and asking again "
+        f"failed ({again}); retry with the same client_id, or read the room"
+    )
+
+
+def validated(message: object) -> NewMessage:
+    """Check a CreateMessage field by field; the first broken rule raises ValidationError."""
+    if not isinstance(message, CreateMessage):
+        raise ValidationError("message", "must be a CreateMessage")
+    room_id = validation.uuid_value("room_id", message.room_id)
+    sender_id = validation.uuid_value("sender_id", message.sender_id)
+    kind = validation.choice("kind", message.kind, USER_KINDS)
+    media = kind in MEDIA_KINDS
+    # A media message's content is its caption, which may be empty.
+    content = validation.text(
+        "content", message.content, max_chars=validation.CONTENT_MAX, allow_empty=media
+    )
+    if media and message.attachment is None:
+        raise ValidationError("attachment", f"is required for {kind} messages")
+    if not media and message.attachment is not None:
+        raise ValidationError("attachment", "is only allowed on image and file messages")
+    attachment = _attachment_json(message.attachment) if media else None
+    client_id = (
+        None
+        if message.client_id is None
+        else validation.text("client_id", message.client_id, max_chars=validation.CLIENT_ID_MAX)
+    )
+    return NewMessage(room_id, sender_id, kind, content, attachment, client_id)
+
+
+def _attachment_json(attachment: object) -> Jsonb:
+    if not isinstance(attachment, Attachment):
+        raise ValidationError("attachment", "must be an Attachment")
+    return Jsonb(
+        {
+            "url": validation.text("attachment.url", attachment.url, max_chars=URL_MAX),
+            "name": validation.text("attachment.name", attachment.name, max_chars=FILE_NAME_MAX),
+            "mime_type": validation.text(
+                "attachment.mime_type", attachment.mime_type, max_chars=MIME_TYPE_MAX
+            ),
+            "size": validation.integer("attachment.size", attachment.size, low=0, high=2**53),
+        }
+    )
