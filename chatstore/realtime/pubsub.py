@@ -12,6 +12,11 @@ A background reader parses each message once and hands it to each listener's bou
 with `put_nowait`, so a slow listener never slows the others. A listener is told to catch up
 ("messages after seq N") with a `subscription.resync` event whenever it may have missed
 something: after a reconnect, after its queue overflowed, or when a room's seq jumped.
+
+A dead subscriber connection is noticed within 5 s (HEALTH_CHECK_BOUND_SECONDS), even one
+that died silently: the reader PINGs its own connection after 2 s of silence and drops it
+when 3 s more pass with nothing arriving (chatstore.realtime.hub_health); it then reconnects
+with backoff and every listener gets a resync. `hub.connected` says False meanwhile.
 """
 
 from __future__ import annotations
@@ -33,6 +38,11 @@ from chatstore import validation
 from chatstore.errors import ChatStoreError, Unavailable
 from chatstore.realtime.connection import redis_errors
 from chatstore.realtime.events import Event, encoded
+from chatstore.realtime.hub_health import (
+    HEALTH_CHECK_INTERVAL_SECONDS,
+    HEALTH_CHECK_TIMEOUT_SECONDS,
+    Liveness,
+)
 from chatstore.realtime.subscription import Listener, Subscription, resync_event
 from chatstore.realtime.tasks import stop_task
 
@@ -41,8 +51,7 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 1000  # per listener; a listener this far behind is better off catching up
 # Bounds how long subscribing waits for Redis to confirm before reporting Unavailable.
 SUBSCRIBE_TIMEOUT_SECONDS = 5.0
-# The reader wakes at least this often, so redis-py's periodic health check (PING) can run
-# and a silently dead connection is noticed.
+# The longest single read; the reader wakes sooner when a health check is due.
 READ_POLL_SECONDS = 1.0
 RECONNECT_BACKOFF_MIN_SECONDS = 0.1
 RECONNECT_BACKOFF_MAX_SECONDS = 2.0
@@ -77,12 +86,25 @@ class EventHub:
     """All of a process's listeners on one Redis subscriber connection.
 
     `async with EventHub(redis) as hub:` (or `await hub.start()` / `await hub.close()`).
-    `redis` is the process's client; the hub takes one connection from its pool.
+    `redis` is the process's client; the hub takes one connection from its pool. A dead
+    connection is noticed within `health_interval + health_timeout` seconds
+    (HEALTH_CHECK_BOUND_SECONDS, 5 s, at the defaults; see chatstore.realtime.hub_health).
     """
 
-    def __init__(self, redis: Redis, *, queue_size: int = QUEUE_SIZE) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        queue_size: int = QUEUE_SIZE,
+        health_interval: float = HEALTH_CHECK_INTERVAL_SECONDS,
+        health_timeout: float = HEALTH_CHECK_TIMEOUT_SECONDS,
+    ) -> None:
         self._redis = redis
         self._queue_size = queue_size
+        self.health = Liveness(health_interval, health_timeout)
+        # False from the moment the reader gives a connection up until a new one has
+        # finished its handshake: redis-py calls a half-made connection connected already.
+        self._up = False
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -117,6 +139,8 @@ class EventHub:
         # reconnects inside its own retries too; this hook sees those as well.
         pubsub.connection.register_connect_callback(self._on_reconnect)
         self._pubsub = pubsub
+        self._up = True
+        self.health.heard()
         self._reader = asyncio.create_task(self._read_loop(), name="chatstore-eventhub-reader")
         self._writer = asyncio.create_task(self._write_loop(), name="chatstore-eventhub-writer")
         self._wake_writer.set()  # listeners added before start()
@@ -126,6 +150,7 @@ class EventHub:
             if task is not None:
                 await stop_task(task)
         self._reader = self._writer = None
+        self._up = False
         for subscription in list(self._subscriptions):
             subscription._end()
         self._subscriptions.clear()
@@ -196,8 +221,7 @@ class EventHub:
     async def wait_subscribed(self, channels: Iterable[str]) -> None:
         """Wait until Redis confirmed these channels; Unavailable if not in time, and at
         once while the hub is disconnected (it subscribes them when Redis is back)."""
-        conn = self._connection()
-        if conn is None or not conn.is_connected:
+        if not self.connected:
             raise Unavailable("the event hub is not connected to Redis")
         await self._wait_subscribed(channels)
 
@@ -228,8 +252,9 @@ class EventHub:
         async with self._sync_lock:
             conn = self._connection()
             # Never from here while disconnected: sending would make redis-py reconnect in
-            # this task, running the reconnect hook, which waits for this very lock.
-            if conn is None or not conn.is_connected or not self._dirty:
+            # this task, running the reconnect hook, which waits for this very lock. Nor
+            # mid-handshake (connected, not yet up): the reply would be taken for AUTH's.
+            if conn is None or not self.connected or not self._dirty:
                 return
             dirty, self._dirty = self._dirty, set()
             add = [c for c in dirty if c in self._listeners and c not in self._sent]
@@ -274,6 +299,8 @@ class EventHub:
         """redis-py's connect hook: a new socket holds no subscriptions; send them all."""
         self._reconnected = True
         self.reconnects += 1
+        self._up = True
+        self.health.heard()  # a fresh connection gets a full interval before its first PING
         async with self._sync_lock:
             self._sent.clear()
             self._inflight.clear()  # confirmations from the old socket will never come
@@ -300,10 +327,13 @@ class EventHub:
         delay = RECONNECT_BACKOFF_MIN_SECONDS
         while True:
             try:
-                message = await pubsub.get_message(timeout=READ_POLL_SECONDS)
+                assert pubsub.connection is not None
+                await self.health.check(pubsub.connection)
+                message = await pubsub.get_message(timeout=self.health.wait(READ_POLL_SECONDS))
             except UnicodeDecodeError:
                 # A payload that is not UTF-8, on a client with decode_responses=True. The
                 # parser has consumed that reply and stays in step: one malformed message.
+                self.health.heard()
                 self.malformed += 1
                 continue
             except Exception as error:
@@ -315,6 +345,8 @@ class EventHub:
                 delay = min(delay * 2, RECONNECT_BACKOFF_MAX_SECONDS)
                 continue
             delay = RECONNECT_BACKOFF_MIN_SECONDS
+            if message is not None:
+                self.health.heard()
             try:
                 if self._reconnected:
                     # Before anything read from the new socket, so the notice comes first.
@@ -329,6 +361,7 @@ class EventHub:
     async def _drop_connection(self) -> None:
         # Closed explicitly so the next read reconnects instead of reading a dead socket
         # again (redis-py leaves it open when its own retries are used up or disabled).
+        self._up = False
         conn = self._connection()
         if conn is not None:
             with contextlib.suppress(RedisError, OSError):
@@ -380,3 +413,11 @@ class EventHub:
     @property
     def listener_count(self) -> int:
         return len(self._subscriptions)
+
+    @property
+    def connected(self) -> bool:
+        """Whether the subscriber connection is up: False within `health.bound` seconds of
+        it dying (HEALTH_CHECK_BOUND_SECONDS at the defaults), True again once the hub has
+        reconnected and re-sent its subscriptions."""
+        conn = self._connection()
+        return self._up and conn is not None and conn.is_connected
