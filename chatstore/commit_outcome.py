@@ -7,7 +7,9 @@ could hide a write that did apply. chatstore asks PostgreSQL instead, on a new c
 - a transaction (`Database.transaction()`) reads its own id just before COMMIT, and
   `pg_xact_status` says whether that id committed, aborted, or is still in progress;
 - a send carries a message id chosen before it is sent, and running the same send again is
-  the question and the answer at once (see chatstore.repositories.sending).
+  the question and the answer at once (see chatstore.repositories.sending);
+- a write that is safe to apply twice (mark read, set online) simply runs again
+  (run_idempotent); every other write runs in a transaction, so the first rule covers it.
 
 The answer is awaited within the call bound (`pg_call_timeout_seconds`); if PostgreSQL
 cannot be asked in that time the caller gets OutcomeUnknown, which says so.
@@ -16,12 +18,15 @@ cannot be asked in that time the caller gets OutcomeUnknown, which says so.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from chatstore.errors import OutcomeUnknown, Unavailable
 
 if TYPE_CHECKING:
     from chatstore.db import Database
+
+T = TypeVar("T")
 
 # How often to ask again while the transaction is still "in progress" (its backend has
 # not yet noticed the lost connection, or is still writing the commit record).
@@ -64,3 +69,23 @@ async def _settled_status(db: Database, xact_id: str, lost: ReplyLost) -> str | 
             f"COMMIT's answer was lost ({lost}) and PostgreSQL could not be asked whether it "
             f"committed within {db.call_timeout:g}s: {exc}"
         ) from exc
+
+
+async def run_idempotent(
+    db: Database, attempt: Callable[[], Awaitable[T]], what: str, in_transaction: bool
+) -> T:
+    """Run a write that is safe to apply twice (mark read, set online); if its answer was
+    lost, run it once more on a new connection: that run's answer is the outcome. Inside a
+    caller's transaction the transaction's COMMIT handling decides instead."""
+    try:
+        return await attempt()
+    except ReplyLost as lost:
+        if in_transaction:
+            raise
+        try:
+            return await attempt()
+        except Unavailable as again:
+            raise OutcomeUnknown(
+                f"{what} reached PostgreSQL but its answer was lost ({lost}), and asking "
+                f"again failed ({again})"
+            ) from again

@@ -198,7 +198,10 @@ class Database:
                     _pending.reset(pending_token)
         except ReplyLost as lost:
             if xact_id is None:  # lost before COMMIT was sent: the server rolls it back
-                raise Unavailable(f"the transaction did not commit: {lost}") from None
+                raise Unavailable(
+                    "the transaction did not commit: PostgreSQL stopped answering before "
+                    f"COMMIT was sent ({str(lost).split(';')[0]})"
+                ) from None
             await resolve_commit(self, xact_id, lost)
         for step in pending:
             await step()

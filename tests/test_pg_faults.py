@@ -496,3 +496,51 @@ async def test_e_a_transaction_whose_commit_answer_is_lost_reports_it_committed(
     page = await store.messages.page_before(room.id, user_id=alice.id)
     assert [m.content for m in page.messages] == ["one", "two"]
     assert seconds <= ASKED_AGAIN + SLACK
+
+
+@pytest.mark.timeout(30)
+async def test_e_other_writes_whose_answer_is_lost_report_what_happened(
+    one_connection_store: ChatStore, proxy: TcpProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mark read runs again (it is idempotent); a membership change runs in a transaction:
+    lost before COMMIT it did not happen (Unavailable), lost at COMMIT pg_xact_status
+    settles it. Nothing is reported unavailable that happened, nothing happens twice."""
+    store = one_connection_store
+    alice, room = await make_chat(store)
+    bob = await store.users.create(email="bob@example.com", username="bob", password="pw-12345678")
+    message = await store.send_message(CreateMessage(room.id, alice.id, "read me"))
+
+    await store.users.get(alice.id)  # the one connection was just used: no pre-use check
+    proxy.hold_replies()  # lost from the first statement on: COMMIT is never sent
+    refused = await timed(store.rooms.add_member(room.id, bob.id))
+    proxy.resume()
+    assert isinstance(refused.error, Unavailable), refused
+    assert not isinstance(refused.error, OutcomeUnknown), refused
+    assert "did not commit" in str(refused.error)
+    assert [m.user_id for m in await store.rooms.list_members(room.id)] == [alice.id]
+
+    transactions = store.db.queries.transactions
+    read_xact_id = transactions.current_xact_id
+
+    async def then_lose_the_commit_answer(conn: Any) -> Any:
+        row = await read_xact_id(conn)
+        proxy.hold_replies()
+        return row
+
+    monkeypatch.setattr(transactions, "current_xact_id", then_lose_the_commit_answer)
+    joined = await timed(store.rooms.add_member(room.id, bob.id))
+    monkeypatch.undo()
+    assert joined.error is None, joined
+    assert joined.seconds <= ASKED_AGAIN + SLACK, joined
+
+    await store.users.get(alice.id)
+    proxy.hold_replies()
+    read = await timed(store.messages.mark_as_read(message.id, bob.id))
+    proxy.resume()
+    assert read.error is None, read
+
+    members = await store.rooms.list_members(room.id)
+    assert sorted(m.user_id for m in members) == sorted([alice.id, bob.id])
+    assert await store.unread_counts(bob.id) == {room.id: 0}
+    log = await store.log.after(room.id, 0)
+    assert [e.type for e in log].count("member.joined") == 2  # alice's and bob's, once each

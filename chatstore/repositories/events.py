@@ -143,7 +143,7 @@ class EventLogRepository(Repository):
         kind = validation.event_type("type", type)
         body = validation.json_object("payload", payload)
         actor = validation.uuid_value("actor_id", actor_id)
-        async with self._db.connection() as conn:
+        async with self._db.transaction() as conn:
             row = await self._queries.events.append_event(
                 conn, room_id=room, actor_id=actor, type=kind, payload=Jsonb(body)
             )

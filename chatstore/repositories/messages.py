@@ -19,6 +19,8 @@ from typing import Any, Final, cast
 from uuid import UUID
 
 from chatstore import validation
+from chatstore.commit_outcome import run_idempotent
+from chatstore.db import current_connection
 from chatstore.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from chatstore.models import (
     Attachment,
@@ -285,23 +287,31 @@ class MessageRepository(Repository):
         message = validation.uuid_value("message_id", message_id)
         reader = validation.uuid_value("user_id", user_id)
         queries = self._queries.receipts
-        async with self._db.connection() as conn:
-            row = await queries.mark_read(conn, message_id=message, user_id=reader)
-            if row is None:
-                raise NotFound("message", message)
-            _require_member(row["is_member"])
-            read_at = row["read_at"]
-            if read_at is None:
-                # Recorded by a concurrent call after this statement's snapshot: a new
-                # statement sees it.
-                key = {"room_id": row["room_id"], "message_id": message, "user_id": reader}
-                found = await queries.get_receipt(conn, **key)
-                _require_member(found is not None)  # gone again: the member was removed
-                read_at = found["read_at"]
-        receipt = Receipt(
-            room_id=row["room_id"], message_id=message, user_id=reader, read_at=read_at
+
+        async def attempt() -> tuple[Receipt, int]:
+            async with self._db.connection() as conn:
+                row = await queries.mark_read(conn, message_id=message, user_id=reader)
+                if row is None:
+                    raise NotFound("message", message)
+                _require_member(row["is_member"])
+                read_at = row["read_at"]
+                if read_at is None:
+                    # Recorded by a concurrent call after this statement's snapshot: a new
+                    # statement sees it.
+                    key = {"room_id": row["room_id"], "message_id": message, "user_id": reader}
+                    found = await queries.get_receipt(conn, **key)
+                    _require_member(found is not None)  # gone again: the member was removed
+                    read_at = found["read_at"]
+            receipt = Receipt(
+                room_id=row["room_id"], message_id=message, user_id=reader, read_at=read_at
+            )
+            return receipt, int(row["seq"])
+
+        # Marking read twice is marking read once (the marker only moves forward, the
+        # receipt keeps its first time), so a lost answer is settled by asking again.
+        return await run_idempotent(
+            self._db, attempt, "mark read", current_connection() is not None
         )
-        return receipt, int(row["seq"])
 
     async def receipts(self, message_id: UUID | str, *, user_id: UUID | str) -> list[Receipt]:
         """Who read a message and when, earliest first."""

@@ -181,7 +181,7 @@ class RoomRepository(Repository):
                 "description", description, max_chars=check.ROOM_DESCRIPTION_MAX
             )
         )
-        async with self._db.connection() as conn:
+        async with self._db.transaction() as conn:
             room, acting_role = await self._room_with_role(conn, room_uuid, acting)
             if acting_role is None:
                 raise PermissionDenied(NOT_A_MEMBER)
@@ -206,7 +206,7 @@ class RoomRepository(Repository):
         """Delete a room with its members and messages. Owner only (so never a direct room)."""
         room_uuid = check.uuid_value("room_id", room_id)
         acting = check.uuid_value("acting_user_id", acting_user_id)
-        async with self._db.connection() as conn:
+        async with self._db.transaction() as conn:
             _, acting_role = await self._room_with_role(conn, room_uuid, acting)
             if acting_role is None:
                 raise PermissionDenied(NOT_A_MEMBER)
@@ -304,7 +304,7 @@ class RoomRepository(Repository):
             if acting_user_id is None
             else check.uuid_value("acting_user_id", acting_user_id)
         )
-        async with self._db.connection() as conn:
+        async with self._db.transaction() as conn:
             room, acting_role = await self._room_with_role(conn, room_uuid, acting)
             _refuse_direct(room, "a direct room always has exactly its two users")
             if acting == user_uuid:
@@ -328,7 +328,7 @@ class RoomRepository(Repository):
             if acting_user_id is None
             else check.uuid_value("acting_user_id", acting_user_id)
         )
-        async with self._db.connection() as conn:
+        async with self._db.transaction() as conn:
             room, acting_role = await self._room_with_role(conn, room_uuid, acting)
             _refuse_direct(room, "a direct room always has exactly its two users")
             if acting == user_uuid:

@@ -8,8 +8,9 @@ from typing import Any, Final
 from uuid import UUID
 
 from chatstore import passwords, validation
+from chatstore.commit_outcome import run_idempotent
 from chatstore.config import Settings
-from chatstore.db import Database
+from chatstore.db import Database, current_connection
 from chatstore.errors import AuthenticationFailed, NotFound, ValidationError
 from chatstore.models import User, from_row
 from chatstore.repositories.base import Repository
@@ -51,7 +52,7 @@ class UserRepository(Repository):
             "display_name", display_name, max_chars=validation.DISPLAY_NAME_MAX
         )
         password_hash = await passwords.hash_password(secret, self._settings.bcrypt_rounds)
-        async with self._db.connection() as conn:
+        async with self._db.transaction() as conn:
             row = await self._queries.users.create_user(
                 conn,
                 email=address,
@@ -161,7 +162,7 @@ class UserRepository(Repository):
         )
         if new_email is None and new_username is None and not set_display_name:
             return await self.get(uid)
-        async with self._db.connection() as conn:
+        async with self._db.transaction() as conn:
             row = await self._queries.users.update_profile(
                 conn,
                 user_id=uid,
@@ -177,14 +178,24 @@ class UserRepository(Repository):
         uid = validation.uuid_value("user_id", user_id)
         if not isinstance(online, bool):
             raise ValidationError("online", "must be true or false")
-        async with self._db.connection() as conn:
-            row = await self._queries.users.set_online(conn, user_id=uid, is_online=online)
+
+        async def attempt() -> Mapping[str, Any] | None:
+            async with self._db.connection() as conn:
+                row: Mapping[str, Any] | None = await self._queries.users.set_online(
+                    conn, user_id=uid, is_online=online
+                )
+            return row
+
+        # Setting the flag twice is setting it once: a lost answer is settled by asking again.
+        row = await run_idempotent(
+            self._db, attempt, "set online", current_connection() is not None
+        )
         return _found(row, uid)
 
     async def delete(self, user_id: UUID | str) -> None:
         """Delete the user. Their messages stay, with the sender cleared."""
         uid = validation.uuid_value("user_id", user_id)
-        async with self._db.connection() as conn:
+        async with self._db.transaction() as conn:
             deleted: int = await self._queries.users.delete_user(conn, user_id=uid)
         if deleted == 0:
             raise NotFound("user", uid)
