@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import bcrypt
 import psycopg
@@ -159,24 +159,21 @@ class RawPeer:
         return await self._all(self.q.rooms.rooms_of_user, user_id=user_id)
 
     async def send(self, room_id: UUID, sender_id: UUID, content: str) -> object:
-        messages = self.q.messages
-        async with self.pool.connection() as conn, conn.transaction():
-            cursor = await conn.execute(
-                messages.lock_room_for_send.sql, {"room_id": room_id, "sender_id": sender_id}
-            )
-            room = await cursor.fetchone()
-            if room is None or not room["is_member"]:
-                raise NotAMember("not a member of this room")
-            params = {
-                "room_id": room_id,
-                "sender_id": sender_id,
-                "kind": "text",
-                "content": content,
-                "attachment": None,
-                "client_id": None,
-            }
-            cursor = await conn.execute(messages.insert_message.sql, params)
-            return await cursor.fetchone()
+        params = {
+            "message_id": uuid4(),
+            "room_id": room_id,
+            "sender_id": sender_id,
+            "kind": "text",
+            "content": content,
+            "attachment": None,
+            "client_id": None,
+        }
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(self.q.messages.send_message.sql, params)
+            row = await cursor.fetchone()
+        if row is None or not row["is_member"]:
+            raise NotAMember("not a member of this room")
+        return row
 
     async def mark_read(self, message_id: UUID, user_id: UUID) -> object:
         receipts = self.q.receipts
