@@ -31,8 +31,8 @@ from chatstore.pg_connection import (
     _bounds,
     _check_if_idle,
     _dropped_if_late,
-    _note_return,
     connection_kwargs,
+    note_return,
     probe_connection,
 )
 from chatstore.queries import Queries, load_queries
@@ -79,7 +79,6 @@ class Database:
             # taken from the pool, instead of failing the caller's query; but only one that
             # sat idle a while is checked, so a busy pool pays no extra round trip per call.
             check=_check_if_idle,
-            reset=_note_return,
             kwargs=connection_kwargs(settings),
             connection_class=_BoundedConnection,
             open=False,
@@ -147,6 +146,7 @@ class Database:
                         async with conn, _dropped_if_late(conn):
                             yield conn
                     finally:
+                        note_return(conn)
                         await self.pool.putconn(conn)
                 finally:
                     _bounds.reset(token)

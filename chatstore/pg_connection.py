@@ -201,7 +201,12 @@ async def _dropped_if_late(conn: Connection) -> AsyncIterator[None]:
         raise Unavailable("PostgreSQL did not answer in time; the connection was dropped")
 
 
-async def _note_return(conn: Connection) -> None:
+def note_return(conn: Connection) -> None:
+    """Record that `conn` goes back to the pool now, after a successful use.
+
+    Called by the code that returns it rather than as the pool's `reset` callback: with a
+    reset callback psycopg_pool hands every returned connection to a worker task, so it
+    came back to the pool a scheduling round later, on every call."""
     _returned_at[conn] = time.monotonic()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from psycopg.pq import ExecStatus
 from psycopg.rows import RowMaker, no_result
 
 from chatstore.errors import ResultShapeError
@@ -22,12 +23,24 @@ class Row(dict[str, Any]):
         raise ResultShapeError(key, list(self))
 
 
+# Results that carry rows (COMMAND_OK too, when it has columns: a DML ... RETURNING).
+_WITH_ROWS = frozenset({ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE})
+
+
 def row_factory(cursor: Any) -> RowMaker[Row]:
-    """psycopg row factory, the same as `dict_row` but building `Row`s."""
-    description = cursor.description
-    if description is None:
+    """psycopg row factory, the same as `dict_row` but building `Row`s.
+
+    Column names come straight from the result, as `dict_row` takes them: going through
+    `cursor.description` builds a Column object per column on every call, which cost more
+    than the row mapping itself on a one-row read.
+    """
+    result = cursor.pgresult
+    if result is None or not (
+        result.status in _WITH_ROWS or (result.status == ExecStatus.COMMAND_OK and result.nfields)
+    ):
         return no_result
-    names = [column.name for column in description]
+    encoding = cursor.connection.info.encoding
+    names = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
 
     def make(values: Sequence[Any]) -> Row:
         return Row(zip(names, values, strict=True))
