@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -101,67 +102,15 @@ class Database:
         finally:
             await pool.close()
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
-        """The current transaction's connection, or an autocommit one from the pool.
+    def connection(self) -> AbstractAsyncContextManager[Connection]:
+        """The current transaction's connection, or an autocommit one from the pool, got
+        within pool_timeout and then used within call_timeout.
 
         Driver errors raised inside the block come out as chatstore errors; a connection
-        that broke while in use as ReplyLost (what was sent may have been applied).
+        that broke or went silent while in use as ReplyLost (what was sent on it may have
+        been applied), and it is closed, never reused.
         """
-        current = _current.get()
-        used: Connection | None = current
-        try:
-            if current is not None:
-                # Inside transaction(), whose bound covers this call too.
-                yield current
-                return
-            async with self._pooled() as conn:
-                used = conn
-                yield conn
-        except PoolTimeout as exc:
-            raise Unavailable(f"no PostgreSQL connection available: {exc}") from None
-        except psycopg.Error as exc:
-            if used is not None and used.broken:
-                raise ReplyLost(f"PostgreSQL connection lost: {exc}") from exc
-            raise translate(exc) from exc
-
-    @asynccontextmanager
-    async def _pooled(self) -> AsyncIterator[Connection]:
-        """A pooled connection, got within pool_timeout, then used within call_timeout."""
-        # One asyncio timeout for both (it is on every call's path), moved on once the
-        # connection is in hand. It backs the pool's own timeout, which covers the queue but
-        # not the pre-use check: that one is bounded too, but may start late in the wait.
-        conn: Connection | None = None
-        try:
-            async with asyncio.timeout(self.pool_timeout) as bound:
-                token = _bounds.set((*_bounds.get(), bound))
-                try:
-                    conn = await self.pool.getconn()
-                    try:
-                        bound.reschedule(asyncio.get_running_loop().time() + self.call_timeout)
-                        # `conn` as the pool's connection() uses it: a transaction an error
-                        # left open is rolled back, the connection stays open for the pool.
-                        # _dropped_if_late exits first: a connection that ran out of time
-                        # is closed before that ROLLBACK could wait on a silent server.
-                        async with conn, _dropped_if_late(conn):
-                            yield conn
-                    finally:
-                        note_return(conn)
-                        await self.pool.putconn(conn)
-                finally:
-                    _bounds.reset(token)
-        except TimeoutError:
-            if not bound.expired():
-                raise
-            if conn is None:
-                raise Unavailable(
-                    f"no PostgreSQL connection available within {self.pool_timeout:g}s"
-                ) from None
-            # Unknown, not undone: a write (or COMMIT) the server got may still apply.
-            raise ReplyLost(
-                f"PostgreSQL did not answer within {self.call_timeout:g}s; the connection was "
-                "dropped (a write already sent may still have been applied)"
-            ) from None
+        return _Call(self)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -238,3 +187,111 @@ __all__ = [
     "load_queries",
     "probe_connection",
 ]
+
+
+class _Call:
+    """One call's use of a connection (Database.connection()), as a plain class: it is on
+    every call's path, where three nested generator-based context managers (and psycopg's
+    own `async with conn`) cost more client time than the query they wrapped.
+
+    One asyncio timeout bounds the wait for a connection (pool_timeout, backing the pool's
+    own, which does not cover the pre-use check) and is moved on to call_timeout once the
+    connection is in hand. A connection whose bound expired is closed before anything else
+    is sent on it (a ROLLBACK would wait on a silent server), and the pool discards it. A
+    transaction an error left open is rolled back by the pool when it takes it back.
+    """
+
+    __slots__ = ("_bound", "_conn", "_db", "_token")
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._conn: Connection | None = None
+        self._bound: asyncio.Timeout | None = None
+        self._token: contextvars.Token[tuple[asyncio.Timeout, ...]] | None = None
+
+    async def __aenter__(self) -> Connection:
+        current = _current.get()
+        if current is not None:  # inside transaction(), whose bound covers this call too
+            self._conn = current
+            return current
+        db = self._db
+        bound = asyncio.timeout(db.pool_timeout)
+        await bound.__aenter__()
+        self._bound = bound
+        self._token = _bounds.set((*_bounds.get(), bound))
+        try:
+            conn = await db.pool.getconn()
+        except BaseException as exc:
+            raise await self._left(exc) from None
+        bound.reschedule(asyncio.get_running_loop().time() + db.call_timeout)
+        self._conn = conn
+        return conn
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, bound, exc = self._conn, self._bound, exc_value
+        if bound is None:  # the transaction's connection: only translate errors
+            if isinstance(exc, psycopg.Error):
+                raise self._translated(exc, conn) from exc
+            return
+        assert conn is not None
+        if bound.expired():
+            # Late: whatever the block did cannot be trusted to have landed, and nothing
+            # more may be sent on this connection.
+            await conn.close()
+            if exc is None:
+                exc = Unavailable("PostgreSQL did not answer in time; the connection was dropped")
+        note_return(conn)
+        try:
+            await self._db.pool.putconn(conn)
+        except BaseException as put_error:
+            exc = exc or put_error
+        if exc is None:
+            await self._leave(None)
+            return
+        raised = await self._left(exc)
+        if raised is not exc_value:
+            raise raised from None
+        # Otherwise the block's own exception propagates as it is.
+
+    async def _leave(self, exc: BaseException | None) -> None:
+        """Leave the bound; raises what the bound turns `exc` into (TimeoutError)."""
+        bound, token = self._bound, self._token
+        assert bound is not None
+        assert token is not None
+        _bounds.reset(token)
+        await bound.__aexit__(type(exc) if exc else None, exc, None)
+
+    async def _left(self, exc: BaseException) -> BaseException:
+        """The bound left with `exc` pending: the chatstore error to raise for it."""
+        try:
+            await self._leave(exc)
+        except TimeoutError as timeout:
+            exc = timeout
+        bound = self._bound
+        assert bound is not None
+        if isinstance(exc, TimeoutError) and bound.expired():
+            if self._conn is None:
+                return Unavailable(
+                    f"no PostgreSQL connection available within {self._db.pool_timeout:g}s"
+                )
+            # Unknown, not undone: a write (or COMMIT) the server got may still apply.
+            return ReplyLost(
+                f"PostgreSQL did not answer within {self._db.call_timeout:g}s; the connection "
+                "was dropped (a write already sent may still have been applied)"
+            )
+        if isinstance(exc, PoolTimeout):
+            return Unavailable(f"no PostgreSQL connection available: {exc}")
+        if isinstance(exc, psycopg.Error):
+            return self._translated(exc, self._conn)
+        return exc
+
+    @staticmethod
+    def _translated(exc: psycopg.Error, conn: Connection | None) -> BaseException:
+        if conn is not None and conn.broken:
+            return ReplyLost(f"PostgreSQL connection lost: {exc}")
+        return translate(exc)

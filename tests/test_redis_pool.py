@@ -7,13 +7,23 @@ import asyncio
 import uuid
 
 from chatstore import ChatStore
+from tests.dbchecks import connect, probes
 
 CALLS = 500
+# Sessions need real users (each has a row in PostgreSQL too); bcrypt is beside the point.
+HASH = "$2b$10$" + "x" * 53
 
 
-async def test_500_concurrent_session_and_presence_calls_all_succeed(store: ChatStore) -> None:
+async def test_500_concurrent_session_and_presence_calls_all_succeed(
+    store: ChatStore, database_url: str
+) -> None:
     assert store.settings.redis_pool_max < CALLS  # the pool really is the bottleneck
     user_ids = [uuid.uuid4() for _ in range(CALLS)]
+    async with connect(database_url) as conn:
+        for n, user_id in enumerate(user_ids):
+            await probes.insert_user(
+                conn, id=user_id, email=f"u{n}@example.com", username=f"u{n}", password_hash=HASH
+            )
     tokens = await asyncio.gather(
         *(store.sessions.create(user_id, {"n": n}) for n, user_id in enumerate(user_ids))
     )
