@@ -158,40 +158,55 @@ class RoomFeed:
         """Start handing the room's entries to `listener`; returns the room's head at that
         moment: every entry after it reaches the listener, so a listener that reads the
         log from its own cursor up to at least this head misses nothing."""
-        room = self._rooms.get(room_id)
-        if room is None:
-            room = self._rooms[room_id] = _Room(self, room_id)
+        return (await self.join_many([room_id], listener))[room_id]
+
+    async def join_many(
+        self, room_ids: Collection[UUID], listener: FeedListener
+    ) -> dict[UUID, int]:
+        """join() for several rooms at once (a client connecting): one wait for Redis to
+        confirm the subscriptions and one read of the log heads, for all the rooms this
+        process did not follow yet, instead of one of each per room."""
+        new: list[_Room] = []
+        for room_id in room_ids:
+            room = self._rooms.get(room_id)
+            if room is None:
+                room = self._rooms[room_id] = _Room(self, room_id)
+                self._hub.attach(room)
+                new.append(room)
             room.listeners.add(listener)
-            self._hub.attach(room)
+        if new:
             try:
-                await self._hub.wait_subscribed(room.channels)
+                await self._hub.wait_subscribed([c for room in new for c in room.channels])
             except ChatStoreError as error:
                 # Redis is down: the poll delivers until it is back (then the hub
                 # re-subscribes by itself).
                 log.debug("room feed subscribes without Redis: %s", error)
-            await self._initialise(room)
-        else:
-            room.listeners.add(listener)
+            await self._initialise(new)
+        heads = {}
+        for room_id in room_ids:
+            room = self._rooms[room_id]
             await room.ready.wait()
-        assert room.head is not None
-        return room.head
+            assert room.head is not None
+            heads[room_id] = room.head
+        return heads
 
-    async def _initialise(self, room: _Room) -> None:
+    async def _initialise(self, rooms: list[_Room]) -> None:
         while True:
             try:
-                heads = await self._log.heads([room.room_id])
+                heads = await self._log.heads([room.room_id for room in rooms])
                 break
             except ChatStoreError as error:
-                log.warning("room feed cannot read the log head, retrying: %s", error)
+                log.warning("room feed cannot read the log heads, retrying: %s", error)
                 await asyncio.sleep(RETRY_SECONDS)
-        head = heads.get(room.room_id)
-        room.head = 0 if head is None else head.last_event_seq
-        early = sorted(seq for seq in room.pending if seq > room.head)
-        events = [room.pending[seq] for seq in early]
-        room.pending.clear()
-        room.ready.set()
-        for event in events:
-            self._offer(room, event)
+        for room in rooms:
+            head = heads.get(room.room_id)
+            room.head = 0 if head is None else head.last_event_seq
+            early = sorted(seq for seq in room.pending if seq > room.head)
+            events = [room.pending[seq] for seq in early]
+            room.pending.clear()
+            room.ready.set()
+            for event in events:
+                self._offer(room, event)
 
     def leave(self, room_id: UUID, listener: FeedListener) -> None:
         room = self._rooms.get(room_id)

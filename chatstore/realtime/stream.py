@@ -139,7 +139,7 @@ class ClientStream:
         entry after the start is then either in the catch-up or handed on live."""
         for room_id, start in starts.items():
             self._rooms[room_id] = _Room(room_id, start)
-        await asyncio.gather(*(self._feed.join(room_id, self) for room_id in starts))
+        await self._feed.join_many(list(starts), self)
         await self._catch_up({room_id: self._rooms[room_id].cursor for room_id in starts})
 
     async def _catch_up(self, cursors: Mapping[UUID, int]) -> None:
