@@ -270,6 +270,26 @@ async def test_a_client_that_falls_behind_misses_nothing(
     assert [e.seq for e in seen] == [m.seq for m in sent]
 
 
+async def test_a_rejoin_the_client_has_not_read_up_to_yet_is_still_followed(
+    store: ChatStore,
+) -> None:
+    """Removed and added back while the client is not reading: by the time it reads its
+    own removal, the rejoin was already noticed (with the room still open). Closing the
+    room on that entry must not lose the rejoin."""
+    alice, bob, room = await alice_and_bob_in(store, "slow reader")
+    async with store.connect(bob.id, "phone") as stream:
+        await store.rooms.remove_member(room.id, bob.id, acting_user_id=alice.id)
+        await store.rooms.add_member(room.id, bob.id, acting_user_id=alice.id)
+        await asyncio.sleep(QUIET * 3)  # every membership refresh has run, nothing is read
+        back = await store.send_message(CreateMessage(room.id, alice.id, "welcome back"))
+        seen = await take(stream, 3)
+    assert kinds(seen) == [
+        ("member.removed", None),
+        ("member.joined", None),
+        ("message.created", back.seq),
+    ]
+
+
 async def test_a_member_removed_and_added_again_sees_only_their_member_time(
     store: ChatStore,
 ) -> None:

@@ -255,7 +255,9 @@ class ClientStream:
         starts: dict[UUID, int] = {}
         for room_id, member in memberships.items():
             room = self._rooms.get(room_id)
-            if room is None or (not room.open and member.joined_event_seq - 1 > room.cursor):
+            # A closed room the user is a member of again: the membership is newer than the
+            # leaving entry that closed it (joined_event_seq > cursor), so start again there.
+            if room is None or (not room.open and member.joined_event_seq > room.cursor):
                 starts[room_id] = member.joined_event_seq - 1
         if starts:
             await self._start_rooms(starts)
@@ -316,6 +318,9 @@ class ClientStream:
         if event.type in _LEAVING and event.payload.get("user_id") == str(self.user_id):
             room.open = False
             self._feed.leave(room.room_id, self)
+            # A rejoin that came while this entry waited in the queue was not acted on (the
+            # room was still open then): read the memberships again now that it is closed.
+            self._refresh_wanted.set()
         return event
 
     async def _quietly(self, call: Awaitable[T], fallback: T) -> T:
