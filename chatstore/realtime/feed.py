@@ -317,8 +317,12 @@ class RoomFeed:
                     self.stats.gap_fills += 1
                 for entry in entries:
                     self._offer(room, entry_event(entry))
-                if len(entries) >= FILL_LIMIT or room.pending:
-                    self._want(room_id)  # more to read, or a gap the log does not hold yet
+                if len(entries) >= FILL_LIMIT:
+                    self._want(room_id)  # more to read
+                elif room.pending:
+                    # A gap the log does not hold (yet): ask again after gap_wait rather than
+                    # at once, so a hole that never fills cannot turn into a busy loop.
+                    asyncio.get_running_loop().call_later(self._gap_wait, self._want, room_id)
 
     async def _poll_loop(self) -> None:
         while True:
