@@ -1,11 +1,12 @@
 """The repositories as ChatStore hands them out: PostgreSQL first, then Redis.
 
 Each write commits in PostgreSQL through the plain repository, appending its change-log
-entries in the same transaction (the store publishes those once committed). What Redis
-must hear beyond that (a read receipt, which is ephemeral and not logged; sessions to end)
-runs after the commit within a circuit breaker's budget. Redis trouble never fails the
-call: the data is safe in PostgreSQL, listeners fill gaps from the change log, and session
-revocations are retried first thing once Redis answers again.
+entries in the same transaction. What Redis must hear once it has committed (those entries,
+a read receipt, which is ephemeral and not logged) goes to the outbox and is sent off the
+caller's path (chatstore.realtime.outbox); sessions to end are asked of Redis after the
+commit within a circuit breaker's budget. Redis trouble never fails the call: the data is
+safe in PostgreSQL, listeners fill gaps from the change log, and session revocations are
+retried first thing once Redis answers again.
 
 Unread counts are not kept in Redis: PostgreSQL counts them exactly in one statement from
 per-room seqs (members.unread_counts), faster than the Redis counters it replaced and
@@ -27,6 +28,7 @@ from chatstore.errors import ChatStoreError
 from chatstore.models import Receipt
 from chatstore.realtime.breaker import Breaker
 from chatstore.realtime.events import Event, room_channel
+from chatstore.realtime.outbox import Outbox
 from chatstore.realtime.pubsub import publish
 from chatstore.realtime.sessions import SessionStore
 from chatstore.repositories import MessageRepository, UserRepository
@@ -94,9 +96,9 @@ class RedisSync:
 class LiveMessageRepository(MessageRepository):
     """MessageRepository whose read receipts are also published to the room."""
 
-    def __init__(self, db: Database, settings: Settings, sync: RedisSync) -> None:
+    def __init__(self, db: Database, settings: Settings, outbox: Outbox) -> None:
         super().__init__(db, settings)
-        self._sync = sync
+        self._outbox = outbox
 
     async def mark_as_read(self, message_id: UUID | str, user_id: UUID | str) -> Receipt:
         receipt, seq = await self._mark_read(message_id, user_id)
@@ -110,11 +112,12 @@ class LiveMessageRepository(MessageRepository):
                 "read_at": receipt.read_at.isoformat(),
             },
         )
-        await self._db.after_commit(
-            lambda: self._sync.run(
-                [lambda: self._sync.publish(event, room_channel(receipt.room_id))]
-            )
-        )
+        notice = (room_channel(receipt.room_id), event.to_json())
+
+        async def publish() -> None:
+            self._outbox.put([notice])
+
+        await self._db.after_commit(publish)
         return receipt
 
 

@@ -35,9 +35,10 @@ from chatstore.realtime.breaker import Breaker
 from chatstore.realtime.connection import open_redis
 from chatstore.realtime.events import Event, room_channel
 from chatstore.realtime.feed import RoomFeed
+from chatstore.realtime.outbox import Outbox
 from chatstore.realtime.presence import Presence
 from chatstore.realtime.presence import device_id as presence_device_id
-from chatstore.realtime.publishing import publish_entries
+from chatstore.realtime.publishing import entry_messages
 from chatstore.realtime.pubsub import EventHub
 from chatstore.realtime.sessions import SessionStore
 from chatstore.realtime.stream import ClientStream
@@ -74,17 +75,17 @@ class ChatStore:
         # chatstore's queries and the application's own (Settings.sql_paths), each callable
         # without a connection: `await store.queries.<file>.<query>(**params)`.
         self.queries = BoundQueries(db)
-        self._sync = RedisSync(
-            redis,
-            Breaker(
-                budget=settings.redis_write_budget_seconds,
-                cooldown=settings.redis_breaker_seconds,
-            ),
+        # One breaker for all of the Redis half of writes: the outbox's publishes and the
+        # session revocations RedisSync retries.
+        breaker = Breaker(
+            budget=settings.redis_write_budget_seconds, cooldown=settings.redis_breaker_seconds
         )
+        self._sync = RedisSync(redis, breaker)
+        self.outbox = Outbox(redis, breaker)
         self.sessions = SessionStore(redis, settings.session_ttl_seconds, db)
         self.users = LiveUserRepository(db, settings, self._sync, self.sessions)
         self.rooms = RoomRepository(db, settings)
-        self.messages = LiveMessageRepository(db, settings, self._sync)
+        self.messages = LiveMessageRepository(db, settings, self.outbox)
         self.events = hub
         self.presence = Presence(
             redis,
@@ -126,6 +127,7 @@ class ChatStore:
             try:
                 await hub.start()
                 store = cls(db, redis, hub, settings)
+                store.outbox.start()
                 await store.feed.start()
                 sweepers = [
                     asyncio.create_task(
@@ -146,10 +148,11 @@ class ChatStore:
                 try:
                     yield store
                 finally:
+                    db.log_publisher = None
                     for task in sweepers:
                         await stop_task(task)
+                    await store.outbox.close()  # what committed writes left to publish
                     await store.feed.close()
-                    db.log_publisher = None
             finally:
                 await hub.close()
                 await redis.aclose()
@@ -246,7 +249,7 @@ class ChatStore:
         await self._sync.publish(event, room_channel(room))
 
     async def _publish_entries(self, entries: Sequence[LogEntry]) -> None:
-        await self._sync.run([lambda: publish_entries(self.redis, entries)])
+        self.outbox.put(entry_messages(entries))
 
     async def _prune_log(self) -> None:
         retention = timedelta(hours=self.settings.log_retention_hours)

@@ -298,9 +298,15 @@ async def test_sends_are_as_fast_with_redis_black_holed_or_refusing(
     proxy.stall()
     stalled, stalled_trips = await send_times("stalled")
     proxy.resume()
-    # Back to a closed breaker before the next phase, so it starts by finding Redis gone.
-    await asyncio.sleep(store.settings.redis_breaker_seconds)
+    # Back to a closed breaker before the next phase, so it starts by finding Redis gone
+    # (the outbox's last trial in the stalled phase may have opened it just as it ended).
+    settings = store.settings
+    await asyncio.sleep(settings.redis_breaker_seconds + settings.redis_write_budget_seconds + 0.2)
     await store.send_message(CreateMessage(room.id, alice.id, "Redis is back"))
+    for _ in range(100):  # the outbox's trial publish, off the sender's path, closes it
+        if not breaker.is_open:
+            break
+        await asyncio.sleep(0.01)
     assert not breaker.is_open
     await proxy.close()  # nothing listens on its port any more: connections are refused
     refusing, refusing_trips = await send_times("refusing")

@@ -239,13 +239,12 @@ async def test_a_redis_outage_does_not_slow_sends(
             down = await send_times("down")
         finally:
             own_redis.start()
-        # One send pays at most the Redis half's budget before the breaker opens; after it,
-        # sends skip Redis until a trial send finds it back.
+        # A send waits for PostgreSQL only: its Redis half goes through the outbox, off the
+        # caller's path (the outbox's own bound is the breaker's budget).
         assert max(down) < settings.redis_write_budget_seconds + 0.5, max(down)
         median_up, median_down = sorted(up)[15], sorted(down)[15]
         print(f"send median: Redis up {median_up * 1000:.2f} ms, down {median_down * 1000:.2f} ms")
         assert median_down < 1.5 * median_up + 0.005
-        assert store._sync.breaker.trips >= 1
 
 
 async def test_a_client_connects_and_receives_while_redis_is_down(

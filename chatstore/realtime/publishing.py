@@ -1,6 +1,7 @@
 """Publishing committed change-log entries on their rooms' channels.
 
-One pipelined round trip for all the entries of a commit. An entry about a user's own
+The store hands entry_messages() to its outbox (chatstore.realtime.outbox), which sends them
+off the caller's path, many commits to a pipelined round trip. An entry about a user's own
 membership (`member.*`) is also sent on that user's channel, as a hint that their streams
 should re-read their rooms at once rather than at the next poll. A failed publish loses
 nothing: the entries are in PostgreSQL, and every process's feed fills from there.
@@ -10,24 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
-
 from chatstore.models import LogEntry
-from chatstore.realtime.connection import redis_errors
 from chatstore.realtime.events import entry_event, room_channel, user_channel
 
 
-async def publish_entries(redis: Redis, entries: Sequence[LogEntry]) -> None:
-    if not entries:
-        return
-    with redis_errors():
-        # Not a transaction: each SPUBLISH names one channel (one hash tag), so under Redis
-        # Cluster the client can route each to its own node.
-        async with redis.pipeline(transaction=False) as pipe:
-            for entry in entries:
-                data = entry_event(entry).to_json()
-                pipe.spublish(room_channel(entry.room_id), data)
-                subject = entry.payload.get("user_id") if entry.type.startswith("member.") else None
-                if isinstance(subject, str):
-                    pipe.spublish(user_channel(subject), data)
-            await pipe.execute()
+def entry_messages(entries: Sequence[LogEntry]) -> list[tuple[str, str]]:
+    """(channel, JSON) for each entry on its room's channel, plus a copy of a `member.*`
+    entry on its subject's user channel."""
+    messages = []
+    for entry in entries:
+        data = entry_event(entry).to_json()
+        messages.append((room_channel(entry.room_id), data))
+        subject = entry.payload.get("user_id") if entry.type.startswith("member.") else None
+        if isinstance(subject, str):
+            messages.append((user_channel(subject), data))
+    return messages
