@@ -43,7 +43,8 @@ def row_factory(cursor: Any) -> RowMaker[Row]:
     names = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
 
     def make(values: Sequence[Any]) -> Row:
-        return Row(zip(names, values, strict=True))
+        # One name per value (both come from the result), so no strict check per row.
+        return Row(zip(names, values, strict=False))
 
     return make
 

@@ -15,7 +15,7 @@ docs/architecture.md, "The room change log").
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, Final, cast
+from typing import Any, Final
 from uuid import UUID
 
 from chatstore import validation
@@ -26,7 +26,6 @@ from chatstore.models import (
     Attachment,
     CreateMessage,
     Message,
-    MessageKind,
     MessagePage,
     MessageRevision,
     Receipt,
@@ -368,18 +367,21 @@ def _locked_message(row: Row | None, message_id: UUID) -> Message:
 
 
 def _message(row: Row) -> Message:
+    # On every row of every page: no conversions (psycopg already gives ints, uuids and
+    # datetimes) and no helper calls for the common row without an attachment.
+    attachment = row["attachment"]
     return Message(
         id=row["id"],
         room_id=row["room_id"],
-        seq=int(row["seq"]),
+        seq=row["seq"],
         sender_id=row["sender_id"],
-        kind=cast(MessageKind, row["kind"]),
+        kind=row["kind"],
         content=row["content"],
-        attachment=_attachment(row["attachment"]),
+        attachment=None if attachment is None else _attachment(attachment),
         client_id=row["client_id"],
         created_at=row["created_at"],
         edited_at=row["edited_at"],
-        edit_count=int(row["edit_count"]),
+        edit_count=row["edit_count"],
         deleted_at=row["deleted_at"],
     )
 
