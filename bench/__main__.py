@@ -30,6 +30,7 @@ from bench.modes import FULL_MODE, QUICK_MODE, Mode
 from bench.peers import ChatstorePeer, RawPeer
 from bench.pgbench import run_pgbench
 from bench.progress import log
+from bench.sections import SectionContext, section_modules
 from bench.servers import start_postgres
 from bench.suite import measure
 from bench.workloads import Peer, build
@@ -61,19 +62,25 @@ def settings_for(url: str, redis_url: str, mode: Mode) -> Settings:
 
 async def measure_all(
     url: str, redis_url: str, mode: Mode, with_sqlalchemy: bool
-) -> tuple[list[dict[str, Any]], Fixtures]:
+) -> tuple[list[dict[str, Any]], dict[str, Any], Fixtures]:
     settings = settings_for(url, redis_url, mode)
     fixtures = await load_fixtures(url, mode.spec.probe_rooms)
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(ChatStore.open(settings))
-        peers: list[Peer] = [ChatstorePeer(store)]
-        peers.append(await stack.enter_async_context(RawPeer.open(settings, store.db.queries)))
+        raw = await stack.enter_async_context(RawPeer.open(settings, store.db.queries))
+        peers: list[Peer] = [ChatstorePeer(store), raw]
         if with_sqlalchemy:
             from bench.orm import SqlAlchemyPeer  # only with the bench extra installed
 
             peers.append(await stack.enter_async_context(SqlAlchemyPeer.open(settings)))
         workloads = build(peers, fixtures, mode.depths, mode.spec.probe_rooms)
-        return await measure(workloads, mode.plan), fixtures
+        entries = await measure(workloads, mode.plan)
+        ctx = SectionContext(store, settings, raw, redis_url, fixtures, mode)
+        sections = {}
+        for name, module in section_modules().items():
+            log(f"section: {name}")
+            sections[name] = await module.measure(ctx)
+        return entries, sections, fixtures
 
 
 def _cluster_dir(args: argparse.Namespace, mode: Mode) -> tuple[Path, bool]:
@@ -120,7 +127,9 @@ def main(argv: list[str]) -> int:
         try:
             dataset = ensure_dataset(pg, mode.spec)
             url = fresh_run_database(pg)
-            entries, fixtures = asyncio.run(measure_all(url, redis.url(0), mode, with_sqlalchemy))
+            entries, sections, fixtures = asyncio.run(
+                measure_all(url, redis.url(0), mode, with_sqlalchemy)
+            )
             drop_run_database(pg)
             ceiling = run_pgbench(
                 pg, mode.plan.concurrencies, mode.pgbench_seconds, mode.pgbench_scale
@@ -148,6 +157,7 @@ def main(argv: list[str]) -> int:
         "peers": _peer_notes(with_sqlalchemy),
         "workloads": entries,
         "pgbench": ceiling,
+        **sections,
     }
     path = report.write(results, args.out, quick=args.quick)
     fsync = fixtures.server["fsync"]
@@ -157,8 +167,13 @@ def main(argv: list[str]) -> int:
         print(f"- {peer}: {note}")
     print()
     print(report.table(results))
+    for name, module in section_modules().items():
+        print(f"\n{name}:\n{module.table(results[name])}")
     if plots.available():
-        for picture in plots.draw(results, path):
+        pictures = plots.draw(results, path)
+        for name, module in section_modules().items():
+            pictures += module.draw(results[name], path.with_name(f"{path.stem}-{name}"))
+        for picture in pictures:
             print(f"plot: {picture}")
     elif not args.quick:
         print(f"plots skipped: matplotlib is not installed ({INSTALL_HINT})")
