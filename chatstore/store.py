@@ -169,7 +169,7 @@ class ChatStore:
     async def unread_counts(self, user_id: UUID | str) -> dict[UUID, int]:
         """Unread messages per room of the user, counted exactly by PostgreSQL in one
         statement (messages from others after the read marker, deletions left out)."""
-        return {entry.room_id: entry.count for entry in await self.messages.unread_counts(user_id)}
+        return await self.messages.unread_count_map(user_id)
 
     def connect(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from chatstore import ChatStore, ChatStoreError, ValidationError
@@ -42,3 +44,38 @@ async def test_application_queries_name_a_wrong_parameter(store: ChatStore) -> N
     with pytest.raises(ValidationError, match="invalid input syntax for type uuid"):
         await store.queries.users.get_user(user_id="not-a-uuid")
     assert await store.queries.users.get_user(user_id=None) is None
+
+
+def test_row_builder_builds_what_from_row_builds_and_stays_frozen() -> None:
+    import dataclasses
+    import uuid
+    from datetime import UTC, datetime
+
+    from chatstore.models import Attachment, Message, from_row, row_builder
+
+    row: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "room_id": uuid.uuid4(),
+        "seq": 7,
+        "sender_id": None,
+        "kind": "image",
+        "content": "",
+        "attachment": {"url": "u", "name": "n", "mime_type": "image/png", "size": 3},
+        "client_id": "c",
+        "created_at": datetime.now(UTC),
+        "edited_at": None,
+        "edit_count": 0,
+        "deleted_at": None,
+        "extra column": "left behind",
+    }
+
+    def to_attachment(value: dict[str, Any]) -> Attachment:
+        return Attachment(**value)
+
+    built = row_builder(Message, {"attachment": to_attachment})(row)
+    expected = from_row(Message, {**row, "attachment": to_attachment(row["attachment"])})
+    assert built == expected
+    assert built.attachment == Attachment("u", "n", "image/png", 3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.seq = 8  # type: ignore[misc]
+    assert row_builder(Message)({**row, "attachment": None}).attachment is None

@@ -31,6 +31,7 @@ from chatstore.models import (
     Receipt,
     UnreadCount,
     from_row,
+    row_builder,
 )
 from chatstore.repositories import sending
 from chatstore.repositories.base import Repository
@@ -329,22 +330,26 @@ class MessageRepository(Repository):
         return [_receipt(row) for row in rows if row["user_id"] is not None]
 
     async def unread_counts(self, user_id: UUID | str) -> list[UnreadCount]:
-        """Exact unread counts of every room the user belongs to, most recently active first.
-
-        PostgreSQL's truth: Redis counters are rebuilt from this.
-        """
-        reader = validation.uuid_value("user_id", user_id)
-        async with self._db.connection() as conn:
-            rows = [row async for row in self._queries.members.unread_counts(conn, user_id=reader)]
+        """Exact unread counts of every room the user belongs to, most recently active first,
+        with each room's last seq and the user's read marker."""
         return [
             UnreadCount(
                 room_id=row["room_id"],
-                count=int(row["unread_count"]),
-                last_seq=int(row["last_seq"]),
-                last_read_seq=int(row["last_read_seq"]),
+                count=row["unread_count"],
+                last_seq=row["last_seq"],
+                last_read_seq=row["last_read_seq"],
             )
-            for row in rows
+            for row in await self._unread_rows(user_id)
         ]
+
+    async def unread_count_map(self, user_id: UUID | str) -> dict[UUID, int]:
+        """Room id -> unread count, as store.unread_counts returns it (no objects between)."""
+        return {row["room_id"]: row["unread_count"] for row in await self._unread_rows(user_id)}
+
+    async def _unread_rows(self, user_id: UUID | str) -> list[Row]:
+        reader = validation.uuid_value("user_id", user_id)
+        async with self._db.connection() as conn:
+            return [row async for row in self._queries.members.unread_counts(conn, user_id=reader)]
 
 
 # -- input -------------------------------------------------------------------------------------
@@ -366,32 +371,16 @@ def _locked_message(row: Row | None, message_id: UUID) -> Message:
     return _message(row)
 
 
-def _message(row: Row) -> Message:
-    # On every row of every page: no conversions (psycopg already gives ints, uuids and
-    # datetimes) and no helper calls for the common row without an attachment.
-    attachment = row["attachment"]
-    return Message(
-        id=row["id"],
-        room_id=row["room_id"],
-        seq=row["seq"],
-        sender_id=row["sender_id"],
-        kind=row["kind"],
-        content=row["content"],
-        attachment=None if attachment is None else _attachment(attachment),
-        client_id=row["client_id"],
-        created_at=row["created_at"],
-        edited_at=row["edited_at"],
-        edit_count=row["edit_count"],
-        deleted_at=row["deleted_at"],
-    )
-
-
 def _attachment(value: Mapping[str, Any] | None) -> Attachment | None:
     if value is None:
         return None
     return Attachment(
         url=value["url"], name=value["name"], mime_type=value["mime_type"], size=int(value["size"])
     )
+
+
+# On every row of every page: fills the slots directly (models.row_builder).
+_message = row_builder(Message, {"attachment": _attachment})
 
 
 def _revision(row: Row) -> MessageRevision:
