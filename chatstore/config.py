@@ -157,9 +157,9 @@ class Settings:
     # for a free one instead of failing at once.
     redis_pool_max: int = 50
     redis_pool_timeout: float = 5.0
-    # The Redis half of a committed write (publishing it) may add at most this much to the
-    # write's latency; past it, or on a Redis error, Redis halves are skipped for
-    # redis_breaker_seconds (listeners fill what is skipped from the change log).
+    # Redis work a committed write still waits for (ending sessions) may take at most this
+    # long; past it, or on a Redis error, the Redis half of writes is skipped for
+    # redis_breaker_seconds. Publishes go through the outbox, off the caller's path.
     redis_write_budget_seconds: float = 0.1
     redis_breaker_seconds: float = 1.0
     # Delivery (chatstore.realtime.feed): how long an entry that arrived early waits for the

@@ -3,7 +3,8 @@
 A write's caller waits for PostgreSQL only. What Redis must hear once it has committed (its
 change-log entries on their channels, a read receipt) goes into this process's outbox, and
 one task sends everything waiting in one pipelined round trip, in the order it was put,
-within the circuit breaker's budget (chatstore.realtime.breaker). Under load many writes
+each round trip bounded (SEND_TIMEOUT_SECONDS) and guarded by the circuit breaker
+(chatstore.realtime.breaker). Under load many writes
 share a round trip; when idle each goes out at once.
 
 Nothing here can slow a write, and nothing is lost that matters: logged entries a failed or
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 OUTBOX_LIMIT = 100_000  # messages waiting; a few seconds of a busy process's writes
 BATCH_MAX = 1_000  # messages per pipelined round trip
 FLUSH_SECONDS = 1.0  # how long closing the store waits for what is still waiting
+# How long one pipelined round trip may take before Redis counts as failing (the breaker
+# then skips the outbox for its cooldown). Longer than the breaker's per-write budget: no
+# caller waits on it, and under load a round trip carries hundreds of publishes; a write
+# budget of 0.1 s tripped the breaker on a busy machine and sent events the slow way.
+SEND_TIMEOUT_SECONDS = 1.0
 
 Message = tuple[str, str]  # (channel, JSON)
 
@@ -88,7 +94,7 @@ class Outbox:
             self.skipped += len(batch)
             return
         try:
-            async with asyncio.timeout(self._breaker.budget):
+            async with asyncio.timeout(max(SEND_TIMEOUT_SECONDS, self._breaker.budget)):
                 with redis_errors():
                     # Not a transaction: each SPUBLISH names one channel (one hash tag), so
                     # under Redis Cluster the client can route each to its own node.
