@@ -57,8 +57,8 @@ lint:
 test *pytest_args: lint
     pytest {{ pytest_args }}
 
-# The benchmark: `just bench` (full run, about 12 minutes; the dataset is kept in
-# bench/.data/ for the next run) or `just bench --quick` (small dataset, under a minute;
+# The benchmark: `just bench` (full run, about 17 minutes; the dataset is kept in
+# bench/.data/ for the next run) or `just bench --quick` (small dataset, about 80 s;
 # CI runs it as a test).
 bench *args:
     python -m bench {{ args }}
