@@ -32,6 +32,17 @@ def redis_server() -> Iterator[RedisServer]:
         server.close()
 
 
+@pytest.fixture(scope="module")
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis of the module's own, which its tests may stop, kill and restart without
+    disturbing the session's shared one."""
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.fixture
 def database_url(pg_server: PgServer) -> Iterator[str]:
     """A fresh, migrated database for one test, cloned from the template (milliseconds)."""

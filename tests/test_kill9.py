@@ -34,7 +34,7 @@ from chatstore.models import Room, User
 from chatstore.realtime.events import Event, room_channel
 from chatstore.realtime.pubsub import EventHub
 from tests.conftest import settings_for
-from tests.servers import TEMPLATE_DB, PgServer, RedisServer, start_postgres, start_redis
+from tests.servers import TEMPLATE_DB, PgServer, RedisServer, start_postgres
 
 SENDERS = 8
 ROOMS = 3
@@ -273,15 +273,6 @@ async def test_kill_9_postgres_loses_no_acknowledged_send_and_the_store_recovers
 
 
 # --- Redis -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 async def collect(events: AsyncIterator[Event], into: list[Event]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -15,18 +15,9 @@ from chatstore import ChatStore, NotFound, Unavailable, User, ValidationError
 from chatstore.realtime import SessionStore
 from chatstore.realtime.sessions import READ_COOLDOWN_SECONDS
 from tests.conftest import settings_for
-from tests.servers import RedisServer, start_redis
+from tests.servers import RedisServer
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="module")
-def own_redis() -> Iterator[RedisServer]:
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -22,7 +22,7 @@ from chatstore import (
 )
 from chatstore.realtime.events import Event
 from tests.conftest import settings_for
-from tests.servers import RedisServer, start_redis
+from tests.servers import RedisServer
 
 WAIT = 10.0
 
@@ -156,15 +156,6 @@ async def test_wrong_redis_password_fails_fast_at_open(
     assert caught.value.setting == "REDIS_URL"
     assert "wrong-password" not in str(caught.value)
     assert time.monotonic() - started < 5
-
-
-@pytest.fixture(scope="module")
-def own_redis() -> Iterator[RedisServer]:
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 async def test_redis_outage_loses_no_data_and_listeners_catch_up(

@@ -11,7 +11,6 @@ import json
 import os
 import random
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -20,21 +19,12 @@ import pytest
 
 from chatstore import ChatStore, User
 from tests.conftest import settings_for
-from tests.servers import PROJECT, RedisServer, start_redis
+from tests.servers import PROJECT, RedisServer
 
 PROCESSES, ROOMS, USERS, CLIENTS, SENDERS = 3, 5, 20, 50, 3
 MESSAGES_PER_SENDER = 60
 STEP_TIMEOUT = 90.0
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module")
-def own_redis() -> Iterator[RedisServer]:
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 async def make_plan(store: ChatStore) -> tuple[dict[str, Any], dict[str, set[UUID]]]:
