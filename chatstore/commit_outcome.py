@@ -74,9 +74,10 @@ async def _settled_status(db: Database, xact_id: str, lost: ReplyLost) -> str | 
 async def run_idempotent(
     db: Database, attempt: Callable[[], Awaitable[T]], what: str, in_transaction: bool
 ) -> T:
-    """Run a write that is safe to apply twice (mark read, set online); if its answer was
-    lost, run it once more on a new connection: that run's answer is the outcome. Inside a
-    caller's transaction the transaction's COMMIT handling decides instead."""
+    """Run a write that is safe to apply twice (a send with its message id, mark read, set
+    online); if its answer was lost, run it once more on a new connection: that run's answer
+    is the outcome. Inside a caller's transaction the transaction's COMMIT handling decides
+    instead."""
     try:
         return await attempt()
     except ReplyLost as lost:

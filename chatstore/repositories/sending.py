@@ -23,15 +23,13 @@ from uuid import UUID, uuid4
 from psycopg.types.json import Jsonb
 
 from chatstore import validation
-from chatstore.commit_outcome import ReplyLost
+from chatstore.commit_outcome import run_idempotent
 from chatstore.db import Database, current_connection
 from chatstore.errors import (
     AlreadyExists,
     Conflict,
     NotFound,
-    OutcomeUnknown,
     PermissionDenied,
-    Unavailable,
     ValidationError,
 )
 from chatstore.models import Attachment, CreateMessage
@@ -45,9 +43,6 @@ MEDIA_KINDS: Final = frozenset({"image", "file"})
 URL_MAX: Final = 2048
 FILE_NAME_MAX: Final = 255
 MIME_TYPE_MAX: Final = 255
-# The statement again after a concurrent twin won the race for the same key: its snapshot
-# then sees the twin, so a second retry is never needed; one spare covers a lost answer too.
-ATTEMPTS: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,29 +75,26 @@ async def send(db: Database, new: NewMessage) -> Row:
     }
     # Inside a caller's transaction a failed statement aborts the whole transaction, so
     # there is nothing to run again: the transaction's own COMMIT handling decides.
-    attempts = 1 if current_connection() is not None else ATTEMPTS
-    lost: ReplyLost | None = None
-    for _ in range(attempts):
+    inside = current_connection() is not None
+
+    async def run() -> Row:
+        async with db.connection() as conn:
+            row = await db.queries.messages.send_message(conn, **params)
+        return _outcome(row, new.room_id)
+
+    async def attempt() -> Row:
         try:
-            async with db.connection() as conn:
-                row = await db.queries.messages.send_message(conn, **params)
-            return _outcome(row, new.room_id)
+            return await run()
         except AlreadyExists as twin:
-            # A concurrent send with the same client_id (or our own first run) committed
-            # while this one waited for the room lock; the next run reads it.
-            if attempts == 1:
+            if inside:
                 raise Conflict("client_id", "is being used by a concurrent send") from twin
-        except ReplyLost as exc:
-            if attempts == 1:
-                raise
-            if lost is not None:
-                raise _unknown(lost, exc) from exc
-            lost = exc
-        except Unavailable as exc:
-            if lost is None:
-                raise  # nothing reached PostgreSQL: nothing happened
-            raise _unknown(lost, exc) from exc
-    raise _unknown(lost, None)
+            # A concurrent send with the same key (or our own first run) committed while
+            # this one waited for the room lock; a new statement's snapshot reads it.
+            return await run()
+
+    # A send carries its message id, so it is safe to run twice: a lost answer is settled
+    # by running it again (chatstore.commit_outcome.run_idempotent).
+    return await run_idempotent(db, attempt, "the send", inside)
 
 
 def _outcome(row: Row | None, room_id: UUID) -> Row:
@@ -115,13 +107,6 @@ def _outcome(row: Row | None, room_id: UUID) -> Row:
     if row["id"] is None:  # the room was deleted while this send waited for it
         raise NotFound("room", room_id)
     return row
-
-
-def _unknown(lost: ReplyLost | None, again: Exception | None) -> OutcomeUnknown:
-    return OutcomeUnknown(
-        f"the send reached PostgreSQL but its answer was lost ({lost}), and asking again "
-        f"failed ({again}); retry with the same client_id, or read the room"
-    )
 
 
 def validated(message: object) -> NewMessage:
