@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from uuid import UUID
 
 RoomKind = Literal["public", "private", "direct"]
 Role = Literal["owner", "admin", "member"]
 MessageKind = Literal["text", "image", "file", "system"]
-D = TypeVar("D")
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,45 +178,3 @@ class Membership:
     joined_event_seq: int
     last_event_seq: int
     pruned_through: int
-
-
-_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
-
-
-def _field_names(cls: type[Any]) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
-    return names
-
-
-def from_row(cls: type[D], row: Mapping[str, Any]) -> D:
-    """Build a dataclass from a query row by column name; extra columns are left behind
-    (so a row that also carries, say, a password hash never leaks it into the result)."""
-    return cls(**{name: row[name] for name in _field_names(cls)})
-
-
-def row_builder(
-    cls: type[D], convert: Mapping[str, Callable[[Any], Any]] | None = None
-) -> Callable[[Mapping[str, Any]], D]:
-    """from_row for a hot path (every row of a history page): the same object, built about
-    twice as fast by filling its slots directly instead of through the frozen dataclass's
-    __init__, which sets each of its fields with object.__setattr__. `convert` maps a
-    field to a function applied to its column's value (a JSON attachment to an Attachment).
-    Only for slotted dataclasses without __post_init__, which is every model here."""
-    if hasattr(cls, "__post_init__") or not hasattr(cls, "__slots__"):
-        raise TypeError(f"{cls.__name__} must be slotted and have no __post_init__")
-    conversions = convert or {}
-    fields = tuple(
-        (name, getattr(cls, name).__set__, conversions.get(name)) for name in _field_names(cls)
-    )
-    new = object.__new__
-
-    def build(row: Mapping[str, Any]) -> D:
-        built = new(cls)
-        for name, set_slot, converted in fields:
-            value = row[name]
-            set_slot(built, value if converted is None or value is None else converted(value))
-        return built
-
-    return build

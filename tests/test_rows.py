@@ -8,7 +8,8 @@ import pytest
 
 from chatstore import ChatStore, ChatStoreError, ValidationError
 from chatstore.errors import ResultShapeError
-from chatstore.models import User, from_row
+from chatstore.mapping import from_row
+from chatstore.models import User
 
 
 async def test_a_missing_column_names_itself_and_what_the_query_returned(
@@ -51,7 +52,8 @@ def test_row_builder_builds_what_from_row_builds_and_stays_frozen() -> None:
     import uuid
     from datetime import UTC, datetime
 
-    from chatstore.models import Attachment, Message, from_row, row_builder
+    from chatstore.mapping import ColumnsBuilder, from_row, row_builder
+    from chatstore.models import Attachment, Message
 
     row: dict[str, Any] = {
         "id": uuid.uuid4(),
@@ -79,3 +81,11 @@ def test_row_builder_builds_what_from_row_builds_and_stays_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.seq = 8  # type: ignore[misc]
     assert row_builder(Message)({**row, "attachment": None}).attachment is None
+
+    # From tuples, in whatever column order the query returns.
+    names = list(reversed(row))
+    from_tuple = ColumnsBuilder(Message, {"attachment": to_attachment}).for_columns(names)
+    assert from_tuple(tuple(row[name] for name in names)) == expected
+    with pytest.raises(ResultShapeError) as missing:
+        ColumnsBuilder(Message).for_columns([name for name in names if name != "seq"])
+    assert missing.value.column == "seq"

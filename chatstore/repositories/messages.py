@@ -14,7 +14,8 @@ docs/architecture.md, "The room change log").
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
 from uuid import UUID
 
@@ -22,6 +23,7 @@ from chatstore import validation
 from chatstore.commit_outcome import run_idempotent
 from chatstore.db import current_connection
 from chatstore.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from chatstore.mapping import ColumnsBuilder, from_row, row_builder
 from chatstore.models import (
     Attachment,
     CreateMessage,
@@ -30,16 +32,16 @@ from chatstore.models import (
     MessageRevision,
     Receipt,
     UnreadCount,
-    from_row,
-    row_builder,
 )
 from chatstore.repositories import sending
 from chatstore.repositories.base import Repository
 from chatstore.repositories.changelog import appended_all
 from chatstore.repositories.sending import MEDIA_KINDS
+from chatstore.rows import all_rows, all_tuples, position
 
 Row = Mapping[str, Any]
-RowQuery = Callable[..., AsyncIterator[Row]]
+# An aiosql query in its `<name>_cursor` form.
+RowQuery = Callable[..., AbstractAsyncContextManager[Any]]
 
 MODERATOR_ROLES: Final = frozenset({"owner", "admin"})
 CATCH_UP_MAX: Final = 1000
@@ -99,7 +101,7 @@ class MessageRepository(Repository):
         size = validation.page_limit(limit)
         skip = validation.offset(offset)
         last_seq, newest_first = await self._room_rows(
-            self._queries.messages.page_by_offset,
+            self._queries.messages.page_by_offset_cursor,
             room_id=room,
             user_id=reader,
             limit=size + 1,
@@ -121,7 +123,7 @@ class MessageRepository(Repository):
         before = NEWEST if before_seq is None else validation.seq("before_seq", before_seq)
         size = validation.page_limit(limit)
         last_seq, newest_first = await self._room_rows(
-            self._queries.messages.page_before,
+            self._queries.messages.page_before_cursor,
             room_id=room,
             user_id=reader,
             before_seq=before,
@@ -143,7 +145,7 @@ class MessageRepository(Repository):
         after = validation.seq("after_seq", after_seq)
         size = validation.page_limit(limit)
         last_seq, oldest_first = await self._room_rows(
-            self._queries.messages.page_after,
+            self._queries.messages.page_after_cursor,
             room_id=room,
             user_id=reader,
             after_seq=after,
@@ -175,7 +177,7 @@ class MessageRepository(Repository):
         after = validation.seq("after_seq", after_seq)
         size = validation.integer("limit", limit, low=1, high=CATCH_UP_MAX)
         _, messages = await self._room_rows(
-            self._queries.messages.page_after,
+            self._queries.messages.page_after_cursor,
             room_id=room,
             user_id=reader,
             after_seq=after,
@@ -190,12 +192,14 @@ class MessageRepository(Repository):
         is_member for a non-member or an empty range (see sql/messages.sql).
         """
         async with self._db.connection() as conn:
-            rows = [row async for row in query(conn, **params)]
+            names, rows = await all_tuples(query, conn, **params)
         if not rows:
             raise NotFound("room", params["room_id"])
-        _require_member(rows[0]["is_member"])
-        messages = [_message(row) for row in rows if row["id"] is not None]
-        return int(rows[0]["room_last_seq"]), messages
+        first = rows[0]
+        _require_member(first[position(names, "is_member")])
+        build, id_at = _messages.for_columns(names), position(names, "id")
+        messages = [build(row) for row in rows if row[id_at] is not None]
+        return int(first[position(names, "room_last_seq")]), messages
 
     # -- editing and deleting ----------------------------------------------------------------
 
@@ -346,10 +350,10 @@ class MessageRepository(Repository):
         """Room id -> unread count, as store.unread_counts returns it (no objects between)."""
         return {row["room_id"]: row["unread_count"] for row in await self._unread_rows(user_id)}
 
-    async def _unread_rows(self, user_id: UUID | str) -> list[Row]:
+    async def _unread_rows(self, user_id: UUID | str) -> Sequence[Row]:
         reader = validation.uuid_value("user_id", user_id)
         async with self._db.connection() as conn:
-            return [row async for row in self._queries.members.unread_counts(conn, user_id=reader)]
+            return await all_rows(self._queries.members.unread_counts_cursor, conn, user_id=reader)
 
 
 # -- input -------------------------------------------------------------------------------------
@@ -379,8 +383,9 @@ def _attachment(value: Mapping[str, Any] | None) -> Attachment | None:
     )
 
 
-# On every row of every page: fills the slots directly (models.row_builder).
+# On every row of every page: slots filled directly (chatstore.mapping), from tuples there.
 _message = row_builder(Message, {"attachment": _attachment})
+_messages = ColumnsBuilder(Message, {"attachment": _attachment})
 
 
 def _revision(row: Row) -> MessageRevision:

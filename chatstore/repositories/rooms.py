@@ -34,9 +34,11 @@ from typing import Any, Final
 from chatstore import validation as check
 from chatstore.db import Connection
 from chatstore.errors import AlreadyExists, NotFound, PermissionDenied, ValidationError
-from chatstore.models import Member, Role, Room, RoomKind, UserRoom, from_row, row_builder
+from chatstore.mapping import from_row, row_builder
+from chatstore.models import Member, Role, Room, RoomKind, UserRoom
 from chatstore.repositories.base import Repository
 from chatstore.repositories.changelog import appended_all, entry
+from chatstore.rows import all_rows
 
 Row = Mapping[str, Any]
 
@@ -223,10 +225,8 @@ class RoomRepository(Repository):
         """
         user_uuid = check.uuid_value("user_id", user_id)
         async with self._db.connection() as conn:
-            return [
-                _user_room(row)
-                async for row in self._queries.rooms.rooms_of_user(conn, user_id=user_uuid)
-            ]
+            rows = await all_rows(self._queries.rooms.rooms_of_user_cursor, conn, user_id=user_uuid)
+        return [_user_room(row) for row in rows]
 
     # ---- direct rooms ----------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from chatstore.commit_outcome import run_idempotent
 from chatstore.config import Settings
 from chatstore.db import Database, current_connection
 from chatstore.errors import AuthenticationFailed, NotFound, ValidationError
-from chatstore.models import User, from_row
+from chatstore.mapping import from_row
+from chatstore.models import User
 from chatstore.repositories.base import Repository
 
 # One message for an unknown login and a wrong password, so neither reveals which it was.

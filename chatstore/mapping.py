@@ -1,0 +1,115 @@
+"""Rows to the frozen dataclasses of chatstore.models.
+
+`from_row` is the plain way, by column name. `row_builder` and `ColumnsBuilder` are for hot
+paths (every row of a history page), where the dataclass's own __init__ costs more than the
+query: a frozen dataclass sets each field through object.__setattr__, so they fill the slots
+directly, and `ColumnsBuilder` also reads rows as plain tuples, so no dict is made per row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from chatstore.errors import ResultShapeError
+
+D = TypeVar("D")
+
+Convert = Mapping[str, Callable[[Any], Any]]
+
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
+    return names
+
+
+def from_row(cls: type[D], row: Mapping[str, Any]) -> D:
+    """Build a dataclass from a query row by column name; extra columns are left behind
+    (so a row that also carries, say, a password hash never leaks it into the result)."""
+    return cls(**{name: row[name] for name in _field_names(cls)})
+
+
+def _slot_setters(cls: type[Any]) -> dict[str, Callable[[Any, Any], None]]:
+    if hasattr(cls, "__post_init__") or not hasattr(cls, "__slots__"):
+        raise TypeError(f"{cls.__name__} must be slotted and have no __post_init__")
+    return {name: getattr(cls, name).__set__ for name in _field_names(cls)}
+
+
+def row_builder(cls: type[D], convert: Convert | None = None) -> Callable[[Mapping[str, Any]], D]:
+    """from_row for a hot path: the same object, built about twice as fast by filling its
+    slots directly. `convert` maps a field to a function applied to its column's value (a
+    JSON attachment to an Attachment) when that value is not NULL. Only for slotted
+    dataclasses without __post_init__, which is every model here."""
+    conversions = convert or {}
+    fields = tuple(
+        (name, set_slot, conversions.get(name)) for name, set_slot in _slot_setters(cls).items()
+    )
+    new = object.__new__
+
+    def build(row: Mapping[str, Any]) -> D:
+        built = new(cls)
+        for name, set_slot, converted in fields:
+            value = row[name]
+            set_slot(built, value if converted is None or value is None else converted(value))
+        return built
+
+    return build
+
+
+class ColumnsBuilder(Generic[D]):
+    """row_builder for rows read as tuples (psycopg's `tuple_row`): `for_columns(names)`,
+    given the query's column names in order, returns the function that builds one object
+    from one tuple, taking each field from its column's position.
+
+    A query's columns are looked up once (the functions are kept per column list), so a
+    page costs one list of tuples, made by psycopg in C, and one object per row.
+    """
+
+    def __init__(self, cls: type[D], convert: Convert | None = None) -> None:
+        self._cls = cls
+        self._setters = _slot_setters(cls)
+        self._convert = dict(convert or {})
+        self._built: dict[tuple[str, ...], Callable[[Sequence[Any]], D]] = {}
+
+    def for_columns(self, names: Sequence[str]) -> Callable[[Sequence[Any]], D]:
+        key = tuple(names)
+        build = self._built.get(key)
+        if build is None:
+            build = self._built[key] = self._make(key)
+        return build
+
+    def _make(self, names: tuple[str, ...]) -> Callable[[Sequence[Any]], D]:
+        position = {name: index for index, name in enumerate(names)}
+        missing = [name for name in self._setters if name not in position]
+        if missing:
+            raise ResultShapeError(missing[0], list(names))
+        plain = tuple(
+            (set_slot, position[name])
+            for name, set_slot in self._setters.items()
+            if name not in self._convert
+        )
+        converted = tuple(
+            (set_slot, position[name], self._convert[name])
+            for name, set_slot in self._setters.items()
+            if name in self._convert
+        )
+        cls, new = self._cls, object.__new__
+
+        def build(values: Sequence[Any]) -> D:
+            built = new(cls)
+            for set_slot, index in plain:
+                set_slot(built, values[index])
+            for set_slot, index, convert in converted:
+                value = values[index]
+                set_slot(built, None if value is None else convert(value))
+            return built
+
+        return build
+
+
+__all__ = ["ColumnsBuilder", "from_row", "row_builder"]
