@@ -24,9 +24,11 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from chatstore.commit_outcome import ReplyLost, resolve_commit
 from chatstore.config import Settings
 from chatstore.db_errors import translate
+from chatstore.deadlines import Deadline, DeadlineWatch
 from chatstore.errors import ChatStoreError, Unavailable
 from chatstore.models import LogEntry
 from chatstore.pg_connection import (
+    Bound,
     Connection,
     _BoundedConnection,
     _bounds,
@@ -63,6 +65,9 @@ class Database:
         self.queries = queries
         self.pool_timeout = settings.pg_pool_timeout
         self.call_timeout = settings.pg_call_timeout_seconds
+        # Every call's bounds: the wait for a connection, then the work done on it.
+        self.wait_watch = DeadlineWatch(self.pool_timeout)
+        self.call_watch = DeadlineWatch(self.call_timeout)
         # Set by ChatStore: publishes change-log entries once they are committed.
         self.log_publisher: Callable[[Sequence[LogEntry]], Awaitable[None]] | None = None
 
@@ -194,20 +199,21 @@ class _Call:
     every call's path, where three nested generator-based context managers (and psycopg's
     own `async with conn`) cost more client time than the query they wrapped.
 
-    One asyncio timeout bounds the wait for a connection (pool_timeout, backing the pool's
-    own, which does not cover the pre-use check) and is moved on to call_timeout once the
-    connection is in hand. A connection whose bound expired is closed before anything else
-    is sent on it (a ROLLBACK would wait on a silent server), and the pool discards it. A
-    transaction an error left open is rolled back by the pool when it takes it back.
+    One bound (chatstore.deadlines) covers the wait for a connection (pool_timeout, backing
+    the pool's own, which does not cover the pre-use check) and is moved on to call_timeout
+    once the connection is in hand. A connection whose bound expired is closed before
+    anything else is sent on it (a ROLLBACK would wait on a silent server), and the pool
+    discards it. A transaction an error left open is rolled back by the pool when it takes
+    it back.
     """
 
-    __slots__ = ("_bound", "_conn", "_db", "_token")
+    __slots__ = ("_conn", "_db", "_deadline", "_token")
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._conn: Connection | None = None
-        self._bound: asyncio.Timeout | None = None
-        self._token: contextvars.Token[tuple[asyncio.Timeout, ...]] | None = None
+        self._deadline: Deadline | None = None
+        self._token: contextvars.Token[tuple[Bound, ...]] | None = None
 
     async def __aenter__(self) -> Connection:
         current = _current.get()
@@ -215,16 +221,19 @@ class _Call:
             self._conn = current
             return current
         db = self._db
-        bound = asyncio.timeout(db.pool_timeout)
-        await bound.__aenter__()
-        self._bound = bound
-        self._token = _bounds.set((*_bounds.get(), bound))
+        deadline = self._deadline = db.wait_watch.start()
+        self._token = _bounds.set((*_bounds.get(), deadline))
         try:
             conn = await db.pool.getconn()
         except BaseException as exc:
-            raise await self._left(exc) from None
-        bound.reschedule(asyncio.get_running_loop().time() + db.call_timeout)
+            raise self._left(exc) from None
+        if deadline.expired():
+            # Ran out as the connection came (getconn swallowed the cancellation): give the
+            # connection back unused and report the wait as too long.
+            await db.pool.putconn(conn)
+            raise self._left(asyncio.CancelledError()) from None
         self._conn = conn
+        deadline.move_to(db.call_watch)
         return conn
 
     async def __aexit__(
@@ -233,13 +242,13 @@ class _Call:
         exc_value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        conn, bound, exc = self._conn, self._bound, exc_value
-        if bound is None:  # the transaction's connection: only translate errors
+        conn, deadline, exc = self._conn, self._deadline, exc_value
+        if deadline is None:  # the transaction's connection: only translate errors
             if isinstance(exc, psycopg.Error):
                 raise self._translated(exc, conn) from exc
             return
         assert conn is not None
-        if bound.expired():
+        if deadline.expired():
             # Late: whatever the block did cannot be trusted to have landed, and nothing
             # more may be sent on this connection.
             await conn.close()
@@ -251,30 +260,24 @@ class _Call:
         except BaseException as put_error:
             exc = exc or put_error
         if exc is None:
-            await self._leave(None)
+            self._leave(None)
             return
-        raised = await self._left(exc)
+        raised = self._left(exc)
         if raised is not exc_value:
             raise raised from None
         # Otherwise the block's own exception propagates as it is.
 
-    async def _leave(self, exc: BaseException | None) -> None:
-        """Leave the bound; raises what the bound turns `exc` into (TimeoutError)."""
-        bound, token = self._bound, self._token
-        assert bound is not None
+    def _leave(self, exc: BaseException | None) -> bool:
+        """Leave the bound; True when `exc` is the cancellation its running out caused."""
+        deadline, token = self._deadline, self._token
+        assert deadline is not None
         assert token is not None
         _bounds.reset(token)
-        await bound.__aexit__(type(exc) if exc else None, exc, None)
+        return deadline.finish(type(exc) if exc else None)
 
-    async def _left(self, exc: BaseException) -> BaseException:
+    def _left(self, exc: BaseException) -> BaseException:
         """The bound left with `exc` pending: the chatstore error to raise for it."""
-        try:
-            await self._leave(exc)
-        except TimeoutError as timeout:
-            exc = timeout
-        bound = self._bound
-        assert bound is not None
-        if isinstance(exc, TimeoutError) and bound.expired():
+        if self._leave(exc):
             if self._conn is None:
                 return Unavailable(
                     f"no PostgreSQL connection available within {self._db.pool_timeout:g}s"

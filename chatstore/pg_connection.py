@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -142,9 +142,16 @@ CHECK_AFTER_IDLE_SECONDS = 1.0
 CHECK_TIMEOUT_SECONDS = 1.0
 _returned_at: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
 
-# The bounds (asyncio.Timeout) the current task is inside: a call's wait for a connection,
-# its work, a pre-use check. Read by _BoundedConnection.cancel_safe and _dropped_if_late.
-_bounds: contextvars.ContextVar[tuple[asyncio.Timeout, ...]] = contextvars.ContextVar(
+
+class Bound(Protocol):
+    """A time bound a task is inside: an asyncio.Timeout or a chatstore.deadlines.Deadline."""
+
+    def expired(self) -> bool: ...
+
+
+# The bounds the current task is inside: a call's wait for a connection, its work, a
+# pre-use check. Read by _BoundedConnection.cancel_safe and _dropped_if_late.
+_bounds: contextvars.ContextVar[tuple[Bound, ...]] = contextvars.ContextVar(
     "chatstore_pg_bounds", default=()
 )
 
