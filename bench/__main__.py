@@ -38,6 +38,7 @@ from chatstore import ChatStore, Settings
 from tests.servers import start_redis
 
 BENCH = Path(__file__).resolve().parent
+PARTS = ("workloads", "pgbench", "realtime", "load", "hot_room", "round_trips")
 INSTALL_HINT = "pip install -e '.[bench]'"
 
 
@@ -51,6 +52,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="PostgreSQL cluster folder, kept and reused (default: bench/.data/full-<key> for "
         "the full run, a temporary folder for --quick)",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        help="measure only this part (repeatable): the per-operation workloads, pgbench, or "
+        "a section; the results file is then named <date>-only-<parts>.json",
+    )
     return parser.parse_args(argv)
 
 
@@ -61,7 +69,7 @@ def settings_for(url: str, redis_url: str, mode: Mode) -> Settings:
 
 
 async def measure_all(
-    url: str, redis_url: str, mode: Mode, with_sqlalchemy: bool
+    url: str, redis_url: str, mode: Mode, with_sqlalchemy: bool, parts: frozenset[str]
 ) -> tuple[list[dict[str, Any]], dict[str, Any], Fixtures]:
     settings = settings_for(url, redis_url, mode)
     fixtures = await load_fixtures(url, mode.spec.probe_rooms)
@@ -73,11 +81,15 @@ async def measure_all(
             from bench.orm import SqlAlchemyPeer  # only with the bench extra installed
 
             peers.append(await stack.enter_async_context(SqlAlchemyPeer.open(settings)))
-        workloads = build(peers, fixtures, mode.depths, mode.spec.probe_rooms)
-        entries = await measure(workloads, mode.plan)
+        entries = []
+        if "workloads" in parts:
+            workloads = build(peers, fixtures, mode.depths, mode.spec.probe_rooms)
+            entries = await measure(workloads, mode.plan)
         ctx = SectionContext(store, settings, raw, redis_url, fixtures, mode)
         sections = {}
         for name, module in section_modules().items():
+            if name not in parts:
+                continue
             log(f"section: {name}")
             sections[name] = await module.measure(ctx)
         return entries, sections, fixtures
@@ -112,6 +124,7 @@ def _peer_notes(with_sqlalchemy: bool) -> dict[str, str]:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     mode = QUICK_MODE if args.quick else FULL_MODE
+    parts = frozenset(args.only or PARTS)
     with_sqlalchemy = importlib.util.find_spec("sqlalchemy") is not None
     if not with_sqlalchemy and not args.quick:
         log(f"the full benchmark compares with SQLAlchemy: {INSTALL_HINT}")
@@ -128,12 +141,14 @@ def main(argv: list[str]) -> int:
             dataset = ensure_dataset(pg, mode.spec)
             url = fresh_run_database(pg)
             entries, sections, fixtures = asyncio.run(
-                measure_all(url, redis.url(0), mode, with_sqlalchemy)
+                measure_all(url, redis.url(0), mode, with_sqlalchemy, parts)
             )
             drop_run_database(pg)
-            ceiling = run_pgbench(
-                pg, mode.plan.concurrencies, mode.pgbench_seconds, mode.pgbench_scale
-            )
+            ceiling = None
+            if "pgbench" in parts:
+                ceiling = run_pgbench(
+                    pg, mode.plan.concurrencies, mode.pgbench_seconds, mode.pgbench_scale
+                )
         finally:
             redis.close()
     finally:
@@ -159,19 +174,22 @@ def main(argv: list[str]) -> int:
         "pgbench": ceiling,
         **sections,
     }
-    path = report.write(results, args.out, quick=args.quick)
+    only = None if args.only is None else "-".join(part for part in PARTS if part in parts)
+    path = report.write(results, args.out, quick=args.quick, only=only)
     fsync = fixtures.server["fsync"]
     print(f"\n{mode.note}\nPostgreSQL {fixtures.server['server_version']}, fsync {fsync}; ", end="")
     print(f"dataset {'reused' if dataset.reused else 'built'}; results in {path}")
     for peer, note in _peer_notes(with_sqlalchemy).items():
         print(f"- {peer}: {note}")
     print()
-    print(report.table(results))
-    for name, module in section_modules().items():
+    if entries:
+        print(report.table(results))
+    ran = {name: module for name, module in section_modules().items() if name in sections}
+    for name, module in ran.items():
         print(f"\n{name}:\n{module.table(results[name])}")
     if plots.available():
-        pictures = plots.draw(results, path)
-        for name, module in section_modules().items():
+        pictures = plots.draw(results, path) if entries else []
+        for name, module in ran.items():
             pictures += module.draw(results[name], path.with_name(f"{path.stem}-{name}"))
         for picture in pictures:
             print(f"plot: {picture}")

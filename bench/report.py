@@ -64,10 +64,12 @@ def _commit() -> str | None:
     return result.stdout.strip() or None
 
 
-def write(results: dict[str, Any], out: Path, *, quick: bool) -> Path:
-    """bench/results/<date>.json (<date>-quick.json for the quick mode), never overwriting."""
+def write(results: dict[str, Any], out: Path, *, quick: bool, only: str | None = None) -> Path:
+    """bench/results/<date>.json (<date>-quick.json for the quick mode, <date>-only-<parts>
+    for a run of some parts), never overwriting."""
     out.mkdir(parents=True, exist_ok=True)
     stem = datetime.now(UTC).strftime("%Y-%m-%d") + ("-quick" if quick else "")
+    stem += f"-only-{only}" if only else ""
     path = out / f"{stem}.json"
     number = 2
     while path.exists():
@@ -107,7 +109,7 @@ def table(results: dict[str, Any]) -> str:
             + f" | {_ratio(ratios['p50_vs_raw'])} | {_ratio(ratios['throughput_vs_raw'])}"
             + f" | {_ratio(ratios['p50_vs_sqlalchemy'])} |"
         )
-    for entry in results.get("pgbench", []):
+    for entry in results.get("pgbench") or []:
         p50_p99 = f"{entry['p50_ms']:.2f} / {entry['p99_ms']:.2f}"
         lines.append(
             f"| pgbench -S (ceiling) | {entry['concurrency']} | - | - | {p50_p99} "
