@@ -10,7 +10,8 @@ highest event_seq handed on, with nothing missing below it) and:
   never one query per listener;
 - polls the heads of all its rooms every `poll_interval` seconds in one query, so an entry
   whose publish was lost (Redis down, a failed publish, a quiet room where no later entry
-  reveals the gap) is fetched from the log within that bound;
+  reveals the gap) is fetched from the log within that bound (plus `gap_wait`, for the
+  publishes still on their way to arrive first);
 - re-reads everything after a Redis reconnect.
 
 So a committed change reaches a connected listener within about `poll_interval` plus one
@@ -96,6 +97,7 @@ class _Room:
         self.pending: dict[int, Event] = {}
         self.listeners: set[FeedListener] = set()
         self.gap_timer: asyncio.TimerHandle | None = None
+        self.behind_timer: asyncio.TimerHandle | None = None  # see RoomFeed._compare
         self.ready = asyncio.Event()
 
     def _deliver(self, event: Event) -> None:
@@ -103,6 +105,12 @@ class _Room:
 
     def _end(self) -> None:
         pass
+
+    def stop_timers(self) -> None:
+        for timer in (self.gap_timer, self.behind_timer):
+            if timer is not None:
+                timer.cancel()
+        self.gap_timer = self.behind_timer = None
 
 
 @dataclass
@@ -148,8 +156,7 @@ class RoomFeed:
         self._tasks = []
         for room in self._rooms.values():
             self._hub.detach(room)
-            if room.gap_timer is not None:
-                room.gap_timer.cancel()
+            room.stop_timers()
         self._rooms.clear()
 
     # --- listeners ---------------------------------------------------------------------
@@ -216,8 +223,7 @@ class RoomFeed:
         if not room.listeners:
             del self._rooms[room_id]
             self._hub.detach(room)
-            if room.gap_timer is not None:
-                room.gap_timer.cancel()
+            room.stop_timers()
             self._wanted.rooms.discard(room_id)
 
     def watch(
@@ -362,6 +368,16 @@ class RoomFeed:
             room.pending.clear()
             for listener in list(room.listeners):
                 listener.reset(room.room_id, head.last_event_seq)
-        elif head.last_event_seq > room.head:
+        elif head.last_event_seq > room.head and room.behind_timer is None:
+            # Behind the log. In a busy room some publishes are always on their way, so
+            # read the log only if they have not arrived within gap_wait: a fill for real
+            # losses, not one per busy room per poll.
+            room.behind_timer = asyncio.get_running_loop().call_later(
+                self._gap_wait, self._still_behind, room, head.last_event_seq
+            )
+
+    def _still_behind(self, room: _Room, seen: int) -> None:
+        room.behind_timer = None
+        if self._rooms.get(room.room_id) is room and room.head is not None and room.head < seen:
             self.stats.quiet_fills += 1
             self._want(room.room_id)
