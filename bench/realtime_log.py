@@ -20,11 +20,12 @@ from uuid import UUID
 from chatstore.models import LogEntry, RoomHead
 from chatstore.realtime.feed import FILL_LIMIT, LogReader
 
-# An entry as kept here: type, actor (text), payload as JSON, created_at. Tuples of values
-# the garbage collector does not track (a UUID it would), so it stops tracking them too: kept as LogEntry objects (a dict each), a run's
-# 25,000 entries made the collector walk them again and again, and its full collections
-# stalled the event loop for 60 to 110 ms, which the live path would then be blamed for.
-# In production the log is in PostgreSQL, not in the process.
+# An entry as kept here: type, actor (text), payload as JSON, created_at: a tuple of values
+# the garbage collector does not track (a UUID it would), so it stops tracking the tuple
+# too. Kept as LogEntry objects (a dict each), a run's 25,000 entries made the collector
+# walk them again and again, and its full collections stalled the event loop for 60 to
+# 110 ms, which the live path would then be blamed for. In production the log is in
+# PostgreSQL, not in the process.
 _Kept = tuple[str, str | None, str, datetime]
 
 
