@@ -1,6 +1,17 @@
 """chatstore: the data layer of a real-time chat application (PostgreSQL + Redis, asyncio)."""
 
 from chatstore.config import Settings
+from chatstore.conversation_models import (
+    Pin,
+    PinChange,
+    PinCursor,
+    PinPage,
+    ReactionChange,
+    ReactionCount,
+    Reactor,
+    ReactorCursor,
+    ReactorPage,
+)
 from chatstore.errors import (
     AlreadyExists,
     AuthenticationFailed,
@@ -44,6 +55,15 @@ __all__ = [
     "NotFound",
     "OutcomeUnknown",
     "PermissionDenied",
+    "Pin",
+    "PinChange",
+    "PinCursor",
+    "PinPage",
+    "ReactionChange",
+    "ReactionCount",
+    "Reactor",
+    "ReactorCursor",
+    "ReactorPage",
     "Receipt",
     "Room",
     "Settings",

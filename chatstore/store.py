@@ -45,6 +45,8 @@ from chatstore.realtime.stream import ClientStream
 from chatstore.realtime.tasks import stop_task
 from chatstore.realtime.typing import MemberTyping
 from chatstore.repositories import EventLogRepository, RoomRepository
+from chatstore.repositories.pins import PinRepository
+from chatstore.repositories.reactions import ReactionRepository
 from chatstore.schema_version import schema_state
 
 # Presence followed by default: the users who share a room with the connecting one.
@@ -86,6 +88,10 @@ class ChatStore:
         self.users = LiveUserRepository(db, settings, self._sync, self.sessions)
         self.rooms = RoomRepository(db, settings)
         self.messages = LiveMessageRepository(db, settings, self.outbox)
+        # Reactions and pins append their entries to the room's log like messages do; the
+        # entries reach the outbox through db.log_publisher once committed.
+        self.reactions = ReactionRepository(db, settings)
+        self.pins = PinRepository(db, settings)
         self.events = hub
         self.presence = Presence(
             redis,

@@ -35,12 +35,21 @@ EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 RESERVED_EVENT_PREFIXES = (
     "message.",
     "member.",
+    "reaction.",
     "room.",
     "typing.",
     "presence.",
     "receipt.",
     "stream.",
     "subscription.",
+)
+# A reaction key: an emoji (flags and family sequences run to several code points), a
+# `:shortcode:` or `+1`. Whitespace (str.isspace) and control characters (category Cc) are
+# refused: exactly the code points of this class, which the message_reactions_reaction_format
+# check in the migration lists too, so Python and PostgreSQL agree on every key.
+REACTION_MAX_CHARS = 32
+_REACTION_REFUSED = re.compile(
+    r"[\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 )
 # An event payload travels in every publish and sits in the log: small on purpose.
 JSON_OBJECT_MAX_BYTES = 16 * 1024
@@ -174,6 +183,19 @@ def event_type(field: str, value: object) -> str:
         family = name.split(".", 1)[0]
         raise ValidationError(field, f"must not start with '{family}.', which is chatstore's")
     return name
+
+
+def reaction(value: object, field: str = "reaction") -> str:
+    """A reaction key: 1 to 32 characters (code points), no whitespace or control
+    characters. Emoji, `:thumbsup:`-style shortcodes and `+1` pass."""
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be a string")
+    unicode_text(field, value)
+    if not 1 <= len(value) <= REACTION_MAX_CHARS:
+        raise ValidationError(field, f"must be 1 to {REACTION_MAX_CHARS} characters long")
+    if _REACTION_REFUSED.search(value):
+        raise ValidationError(field, "must not contain whitespace or control characters")
+    return value
 
 
 def json_object(

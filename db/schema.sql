@@ -218,6 +218,46 @@ COMMENT ON VIEW public.member_unread IS 'Per member and room: read marker, last 
 
 
 --
+-- Name: message_pins; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.message_pins (
+    room_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    pinned_by uuid,
+    pinned_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE message_pins; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.message_pins IS 'Pinned messages of a room: who pinned each, and when.';
+
+
+--
+-- Name: message_reactions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.message_reactions (
+    room_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    reaction text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT message_reactions_reaction_format CHECK ((((char_length(reaction) >= 1) AND (char_length(reaction) <= 32)) AND (reaction !~ '[\u0001-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]'::text)))
+);
+
+
+--
+-- Name: TABLE message_reactions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.message_reactions IS 'Who reacted to which message with which key (an emoji, a :shortcode:, +1), and when.';
+
+
+--
 -- Name: message_read_receipts; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -358,6 +398,22 @@ COMMENT ON COLUMN public.users.membership_version IS 'Moves whenever a membershi
 
 
 --
+-- Name: message_pins message_pins_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_pins
+    ADD CONSTRAINT message_pins_pkey PRIMARY KEY (room_id, message_id);
+
+
+--
+-- Name: message_reactions message_reactions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_reactions
+    ADD CONSTRAINT message_reactions_pkey PRIMARY KEY (room_id, message_id, reaction, user_id);
+
+
+--
 -- Name: message_read_receipts message_read_receipts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -427,6 +483,34 @@ ALTER TABLE ONLY public.sessions
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: message_pins_pinned_by_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_pins_pinned_by_idx ON public.message_pins USING btree (pinned_by) WHERE (pinned_by IS NOT NULL);
+
+
+--
+-- Name: message_pins_room_pinned_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_pins_room_pinned_at_idx ON public.message_pins USING btree (room_id, pinned_at, message_id);
+
+
+--
+-- Name: message_reactions_reactors_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_reactions_reactors_idx ON public.message_reactions USING btree (room_id, message_id, reaction, created_at, user_id);
+
+
+--
+-- Name: message_reactions_user_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_reactions_user_id_idx ON public.message_reactions USING btree (user_id);
 
 
 --
@@ -591,6 +675,38 @@ CREATE TRIGGER users_set_updated_at BEFORE UPDATE OF email, username, display_na
 
 
 --
+-- Name: message_pins message_pins_pinned_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_pins
+    ADD CONSTRAINT message_pins_pinned_by_fkey FOREIGN KEY (pinned_by) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: message_pins message_pins_room_id_message_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_pins
+    ADD CONSTRAINT message_pins_room_id_message_id_fkey FOREIGN KEY (room_id, message_id) REFERENCES public.messages(room_id, id) ON DELETE CASCADE;
+
+
+--
+-- Name: message_reactions message_reactions_room_id_message_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_reactions
+    ADD CONSTRAINT message_reactions_room_id_message_id_fkey FOREIGN KEY (room_id, message_id) REFERENCES public.messages(room_id, id) ON DELETE CASCADE;
+
+
+--
+-- Name: message_reactions message_reactions_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_reactions
+    ADD CONSTRAINT message_reactions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
 -- Name: message_read_receipts message_read_receipts_room_id_message_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -733,4 +849,6 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261126123000'),
     ('20261126123100'),
     ('20261126150000'),
-    ('20261126150100');
+    ('20261126150100'),
+    ('20261127100000'),
+    ('20261127100100');

@@ -1,13 +1,14 @@
 """Fuzzing the public API against the real servers: only chatstore errors ever escape, and a
 call that raised left PostgreSQL and Redis exactly as they were.
 
-Every public method of ChatStore and of what it hands out (users, rooms, messages, sessions,
-presence, typing, log, plus `chatstore.realtime.publish`) is called with arguments drawn
-from a mix of valid values (the ids of a small world of users, rooms and messages, well
-formed text) and hostile ones: lone surrogates, NUL, None, numbers, bools, bytes, lists,
-dicts, huge strings, malformed UUIDs, negative and huge numbers, valid text with a surrogate
-or NUL slipped in, and CreateMessage, Attachment and Event records with one bad field. Most
-calls get exactly one hostile argument, so each rule is reached past the checks before it.
+Every public method of ChatStore and of what it hands out (users, rooms, messages,
+reactions, pins, sessions, presence, typing, log, plus `chatstore.realtime.publish`) is
+called with arguments drawn from a mix of valid values (the ids of a small world of users,
+rooms and messages, well formed text) and hostile ones: lone surrogates, NUL, None, numbers,
+bools, bytes, lists, dicts, huge strings, malformed UUIDs, negative and huge numbers, valid
+text with a surrogate or NUL slipped in, and CreateMessage, Attachment, Event and page
+cursor records with one bad field. Most calls get exactly one hostile argument, so each rule
+is reached past the checks before it.
 
 A problem is: a raw (non-chatstore) exception, a hang, a chatstore error after which a row
 count or digest (db/checks/fuzz.sql) or the Redis keys and values differ, a bare
@@ -47,6 +48,8 @@ from chatstore import (
     ChatStoreError,
     CreateMessage,
     NotFound,
+    PinCursor,
+    ReactorCursor,
     ValidationError,
 )
 from chatstore.realtime import Event, publish
@@ -57,13 +60,28 @@ from tests.dbchecks import CHECKS, connect
 from tests.servers import RedisServer, flushed_redis
 
 REDIS_DB = 13  # away from the Redis databases other test modules use: DBSIZE is ours alone
-# About 3,300 calls in all, about 16 s (cases per method: 6 + 20 per argument, a record
+# About 3,900 calls in all, about 20 s (cases per method: 6 + 20 per argument, a record
 # argument counting as several).
 CASES_PER_METHOD = 6
 CASES_PER_ARGUMENT = 20
 WEIGHTS = {"create_message": 6, "event": 3, "data": 2, "payload": 2}
 CALL_TIMEOUT = 10.0  # a call that takes this long counts as hung
 states: Any = aiosql.from_path(CHECKS / "fuzz.sql", "apsycopg")
+# The reaction and pin tables, condensed the way db/checks/fuzz.sql condenses the others.
+conversation_states: Any = aiosql.from_str(
+    """
+-- name: table_states()
+-- Row count and md5 of every row of message_reactions and message_pins.
+SELECT 'message_reactions' AS table_name, count(*) AS row_count,
+    md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS digest
+FROM message_reactions AS t
+UNION ALL
+SELECT 'message_pins' AS table_name, count(*) AS row_count,
+    md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS digest
+FROM message_pins AS t;
+""",
+    "apsycopg",
+)
 
 # Every key's name and DUMPed value, condensed on the server: one round trip per snapshot.
 # (DUMP leaves TTLs out; a refused call that only slid an expiry goes unnoticed.)
@@ -221,12 +239,40 @@ def kinds(world: World) -> dict[str, Kind]:
         "attachment": attachment,
     }
     media_message = record_kind(CreateMessage, media)
+    message_id = _ids(world.messages)
+    instant = st.datetimes(timezones=st.just(UTC))
+
+    def cursor_kind(build: Callable[..., object], key: st.SearchStrategy[Any]) -> Kind:
+        """A page cursor (or None): an aware time and an id; hostile: a naive time, a
+        wrong field, or something else altogether."""
+        valid = st.none() | st.builds(build, instant, key)
+        wrong = either(
+            st.builds(build, st.datetimes(), key),
+            st.builds(build, HOSTILE, key),
+            st.builds(build, instant, HOSTILE),
+        )
+        return Kind(valid, either(HOSTILE, wrong))
+
     table = {
         "user": user,
         "user?": Kind(st.none() | user.valid, user.hostile),
         "room": room,
         "room?": Kind(st.none() | room.valid, room.hostile),
-        "message": _ids(world.messages),
+        "message": message_id,
+        "message_ids": Kind(
+            st.lists(message_id.valid, max_size=3),
+            either(HOSTILE, st.lists(HOSTILE | message_id.hostile, min_size=1, max_size=2)),
+        ),
+        "reaction": Kind(
+            st.sampled_from(["👍", ":thumbsup:", "+1", "🇫🇷"]),
+            either(
+                HOSTILE,
+                tainted(st.sampled_from([":tada:", "+1"])),
+                st.sampled_from(["thumbs up", "x" * 33, "\t", "a\u3000b", "\x85"]),
+            ),
+        ),
+        "reactor_cursor?": cursor_kind(ReactorCursor, st.uuids()),
+        "pin_cursor?": cursor_kind(PinCursor, st.uuids()),
         "ids": Kind(
             st.lists(user.valid | room.valid, max_size=3),
             either(HOSTILE, st.lists(HOSTILE | user.hostile, min_size=1, max_size=2)),
@@ -375,6 +421,14 @@ messages.delete message acting_user_id=user
 messages.mark_as_read message user
 messages.receipts message user_id=user
 messages.unread_counts user
+reactions.add message reaction user_id=user
+reactions.remove message reaction user_id=user
+reactions.reactions message user_id=user
+reactions.reaction_counts message_ids user_id=user
+reactions.reactors message reaction user_id=user after=reactor_cursor?? limit=limit?
+pins.pin message user_id=user
+pins.unpin message user_id=user
+pins.pins room user_id=user before=pin_cursor?? limit=limit?
 sessions.create user data=data?
 sessions.get token
 sessions.touch token
@@ -522,6 +576,8 @@ async def build_world(store: ChatStore) -> World:
         ),
         await store.send_message(CreateMessage(room_id=direct.id, sender_id=bob, content="yo")),
     ]
+    await store.reactions.add(sent[0].id, "👍", user_id=bob)
+    await store.pins.pin(sent[0].id, user_id=alice)
     token, _ = await store.sessions.create(alice, {"device": "phone"})
     await store.presence.connect(alice, "phone")
     await store.typing.start(public.id, bob)
@@ -583,7 +639,8 @@ async def test_public_api_refuses_bad_input_cleanly(
         async def snapshot() -> Snapshot:
             tables = [
                 (row["table_name"], row["row_count"], row["digest"])
-                async for row in states.table_states(conn)
+                for query in (states, conversation_states)
+                async for row in query.table_states(conn)
             ]
             keys, value_digest = await digest(keys=[], args=[])
             return (*tables, ("redis", keys, value_digest))
@@ -617,6 +674,8 @@ REPORTED: list[tuple[str, Callable[[ChatStore, uuid.UUID, uuid.UUID], Awaitable[
     ("event", lambda s, u, r: publish(s.redis, "x", "room:{x}")),  # type: ignore[arg-type]
     ("user_ids", lambda s, u, r: s.presence.online_many(7)),  # type: ignore[arg-type]
     ("older_than", lambda s, u, r: s.log.prune(timedelta.max)),
+    ("reaction", lambda s, u, r: s.reactions.add(uuid.uuid4(), "\ud83d", user_id=u)),
+    ("before", lambda s, u, r: s.pins.pins(r, user_id=u, before="newest")),  # type: ignore[arg-type]
     (
         "attachment.url",
         lambda s, u, r: s.send_message(

@@ -8,19 +8,26 @@ real ids and seqs from the loaded dataset: once for an average room, once for th
 (a fifth of all messages, a fifth of all memberships, deep seqs and offsets), because a
 real chat is skewed and a plan fit for an average room can sort or walk a whole big one.
 The page queries are also run (EXPLAIN ANALYZE, read-only) deep in the hot room, to see
-that they read only the rows of their page.
+that they read only the rows of their page. Reactions (a few on the first messages of every
+room, and thousands of one key on one hot-room message) and pins (the first messages of
+every room) make message_reactions and message_pins large too.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiosql
 import bcrypt
+import psycopg
 import pytest
+from psycopg import sql
+from psycopg.rows import dict_row
 
 from chatstore.guardrails import (
     assert_plans_ok,
@@ -56,6 +63,77 @@ PAGES = ("messages.page_before", "messages.page_after", "messages.page_by_offset
 # this module; the check fails when one appears or is fixed (then drop it here).
 # list_members sorts all the room's members per page: wants room_users (room_id, joined_at).
 HOT_ROOM_KNOWN = {"members.list_members"}
+# Reactions and pins: on the first messages of every room, and one hot-room message (the
+# SAMPLE_SEQ one) that HOT_REACTORS people reacted to with the same key.
+REACTED_PER_ROOM, PINNED_PER_ROOM, HOT_REACTORS = 100, 120, 5000
+REACTION = "👍"
+CONVERSATIONS: Any = aiosql.from_str(
+    """
+-- name: bulk_load_reactions(hot_room_id, hot_seq, per_room, reactors, reaction)!
+-- Three people react with the key and with 🎉 to each of the first per_room messages of
+-- every room, and `reactors` people with the key to one hot-room message, one a second.
+WITH people AS (
+    SELECT u.id, row_number() OVER (ORDER BY u.id) AS n
+    FROM users AS u
+    ORDER BY u.id
+    LIMIT :reactors
+)
+INSERT INTO message_reactions (room_id, message_id, user_id, reaction, created_at)
+SELECT m.room_id, m.id, p.id, k.reaction, m.created_at + make_interval(secs => p.n)
+FROM messages AS m
+CROSS JOIN (VALUES (:reaction::text), ('🎉')) AS k (reaction)
+INNER JOIN people AS p ON p.n <= 3
+WHERE m.seq <= :per_room
+UNION ALL
+SELECT m.room_id, m.id, p.id, :reaction, m.created_at + make_interval(secs => p.n)
+FROM messages AS m
+CROSS JOIN people AS p
+WHERE m.room_id = :hot_room_id AND m.seq = :hot_seq AND p.n > 3;
+
+-- name: bulk_load_pins(pinned_by, per_room)!
+-- Pins the first per_room messages of every room, each when it was sent.
+INSERT INTO message_pins (room_id, message_id, pinned_by, pinned_at)
+SELECT m.room_id, m.id, :pinned_by, m.created_at
+FROM messages AS m
+WHERE m.seq <= :per_room;
+
+-- name: analyze_conversations()!
+-- Planner statistics after the bulk load.
+ANALYZE message_reactions, message_pins;
+
+-- name: message_ids(room_id, limit)
+-- The ids of the room's first messages, as a page of history names them.
+SELECT id FROM messages WHERE room_id = :room_id ORDER BY seq LIMIT :limit;
+
+-- name: reactor_at(message_id, reaction, position)^
+-- The reactors cursor (created_at, user_id) of the position-th reactor, oldest first.
+SELECT mr.created_at, mr.user_id
+FROM message_reactions AS mr
+INNER JOIN messages AS m ON mr.room_id = m.room_id AND mr.message_id = m.id
+WHERE m.id = :message_id AND mr.reaction = :reaction
+ORDER BY mr.created_at, mr.user_id
+OFFSET :position - 1 LIMIT 1;
+
+-- name: pin_at(room_id, seq)^
+-- The pins cursor (pinned_at, message_id) of the pin of the message with this seq.
+SELECT p.pinned_at, p.message_id
+FROM message_pins AS p
+INNER JOIN messages AS m ON p.room_id = m.room_id AND p.message_id = m.id
+WHERE m.room_id = :room_id AND m.seq = :seq;
+""",
+    "apsycopg",
+)
+# The reaction and pin queries, and the table of theirs each must read through an index.
+CONVERSATION_QUERIES = {
+    "reactions.add_reaction": "message_reactions",
+    "reactions.remove_reaction": "message_reactions",
+    "reactions.message_reactions": "message_reactions",
+    "reactions.reaction_counts": "message_reactions",
+    "reactions.reactors": "message_reactions",
+    "pins.pin_message": "message_pins",
+    "pins.unpin_message": "message_pins",
+    "pins.room_pins": "message_pins",
+}
 SEARCH = """
 -- name: search_messages(pattern)
 -- returns messages matching
@@ -90,6 +168,16 @@ async def loaded(pg_server: PgServer) -> dict[str, Any]:
         )
         await bulk.bulk_load_edits(conn, per_room=EDITED_PER_ROOM)
         await bulk.analyze_tables(conn)
+        await CONVERSATIONS.bulk_load_reactions(
+            conn,
+            hot_room_id=hot["id"],
+            hot_seq=SAMPLE_SEQ,
+            per_room=REACTED_PER_ROOM,
+            reactors=HOT_REACTORS,
+            reaction=REACTION,
+        )
+        await CONVERSATIONS.bulk_load_pins(conn, pinned_by=user_id, per_room=PINNED_PER_ROOM)
+        await CONVERSATIONS.analyze_conversations(conn)
         rooms = [
             row["room_id"]
             async for row in chatstore_queries().members.unread_counts(conn, user_id=user_id)
@@ -98,6 +186,17 @@ async def loaded(pg_server: PgServer) -> dict[str, Any]:
         room_id = rooms[0]
         message = await bulk.message_at(conn, room_id=room_id, seq=SAMPLE_SEQ)
         hot_message = await bulk.message_at(conn, room_id=hot["id"], seq=SAMPLE_SEQ)
+        page_ids = {
+            room: [
+                row["id"] async for row in CONVERSATIONS.message_ids(conn, room_id=room, limit=50)
+            ]
+            for room in (room_id, hot["id"])
+        }
+        # Halfway through the hot message's reactors, and through the hot room's pins.
+        deep_reactor = await CONVERSATIONS.reactor_at(
+            conn, message_id=hot_message["id"], reaction=REACTION, position=HOT_REACTORS // 2
+        )
+        deep_pin = await CONVERSATIONS.pin_at(conn, room_id=hot["id"], seq=PINNED_PER_ROOM // 2)
     known = {
         "room_id": room_id,
         "room_ids": rooms[:10],
@@ -113,6 +212,13 @@ async def loaded(pg_server: PgServer) -> dict[str, Any]:
         "seq": PER_ROOM // 2,
         "limit": 51,
         "offset": 100,
+        # Reactions and pins: a page of history, the first page of reactors and of pins.
+        "reaction": REACTION,
+        "message_ids": page_ids[room_id],
+        "after_at": datetime.min.replace(tzinfo=UTC),
+        "after_user_id": uuid.UUID(int=0),
+        "before_at": datetime.max.replace(tzinfo=UTC),
+        "before_message_id": uuid.UUID(int=2**128 - 1),
     }
     # Deep in the hot room: an offset far past an average room's size, seqs in the middle.
     in_hot_room = known | {
@@ -123,6 +229,7 @@ async def loaded(pg_server: PgServer) -> dict[str, Any]:
         "after_seq": HOT_MESSAGES // 3,
         "seq": HOT_MESSAGES // 2,
         "offset": HOT_MESSAGES // 2,
+        "message_ids": page_ids[hot["id"]],
     }
     return {
         "url": url,
@@ -131,6 +238,14 @@ async def loaded(pg_server: PgServer) -> dict[str, Any]:
         "hot_room_id": hot["id"],
         "known": known,
         "hot": in_hot_room,
+        # Keyset cursors halfway through the hot message's reactors and the hot room's pins.
+        "deep": in_hot_room
+        | {
+            "after_at": deep_reactor["created_at"],
+            "after_user_id": deep_reactor["user_id"],
+            "before_at": deep_pin["pinned_at"],
+            "before_message_id": deep_pin["message_id"],
+        },
     }
 
 
@@ -142,6 +257,8 @@ def test_the_dataset_makes_these_tables_large(loaded: dict[str, Any]) -> None:
         "room_users",
         "message_read_receipts",
         "message_revisions",
+        "message_reactions",
+        "message_pins",
     }, large
     assert large["messages"] >= (ROOMS * PER_ROOM + HOT_MESSAGES) * 0.9
     assert "rooms" not in large
@@ -183,6 +300,58 @@ def test_hot_queries_read_messages_through_an_index(
     scans = [n["Node Type"] for n in plan_nodes(plan) if n.get("Relation Name") == "messages"]
     assert scans, "the plan does not read messages at all"
     assert "Seq Scan" not in scans, plan
+
+
+@pytest.mark.parametrize("room", ["known", "hot", "deep"])
+@pytest.mark.parametrize("key", sorted(CONVERSATION_QUERIES))
+def test_reaction_and_pin_queries_read_their_table_through_an_index(
+    loaded: dict[str, Any], key: str, room: str
+) -> None:
+    queries, _ = load_queries([SQL])
+    query = next(q for q in queries if q.key == key)
+    params = {name: loaded[room][name] for name in query.parameters}
+    table = CONVERSATION_QUERIES[key]
+    with connect(loaded["url"]) as conn:
+        plan = explain(conn, query, params)
+    scans = [n["Node Type"] for n in plan_nodes(plan) if n.get("Relation Name") == table]
+    assert scans, f"the plan does not read {table} at all"
+    assert "Seq Scan" not in scans, plan
+
+
+@pytest.mark.parametrize("room", ["hot", "deep"])
+@pytest.mark.parametrize(
+    ("key", "table"),
+    [("reactions.reactors", "message_reactions"), ("pins.room_pins", "message_pins")],
+)
+def test_reactor_and_pin_pages_read_only_their_rows(
+    loaded: dict[str, Any], key: str, table: str, room: str
+) -> None:
+    """Run for real on the hot message's thousands of reactors and the hot room's pins, from
+    the first page and from halfway: a page reads at most its LIMIT of rows."""
+    read, plan = analyzed_reads(loaded["url"], key, loaded[room], table)
+    assert 0 < read <= loaded[room]["limit"], json.dumps(plan, indent=1)
+
+
+def analyzed_reads(
+    url: str, key: str, params: Mapping[str, Any], table: str
+) -> tuple[int, dict[str, Any]]:
+    """How many rows of `table` the read-only query `key` really read (EXPLAIN ANALYZE in a
+    read-only transaction, summed over the plan's nodes and loops), and the plan."""
+    queries, _ = load_queries([SQL])
+    query = next(q for q in queries if q.key == key)
+    statement = sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) ") + sql.SQL(query.sql)
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        conn.read_only = True
+        row = conn.execute(statement, {name: params[name] for name in query.parameters}).fetchone()
+        conn.rollback()
+    assert row is not None
+    plan: dict[str, Any] = row["QUERY PLAN"][0]["Plan"]
+    read = sum(
+        int(node["Actual Rows"]) * int(node["Actual Loops"])
+        for node in plan_nodes(plan)
+        if node.get("Relation Name") == table
+    )
+    return read, plan
 
 
 # Near the hot room's end no other room has seqs that high, so with an open range the

@@ -42,6 +42,10 @@ SAMPLE_VALUES: Final[Mapping[str, Any]] = {
     "type": "app.sample",
     "payload": Jsonb({}),
     "older_than": timedelta(days=30),
+    "reaction": ":thumbsup:",
+    # Keyset cursors of reactors (oldest first) and pins (newest first).
+    "after_at": datetime(2026, 1, 1, tzinfo=UTC),
+    "before_at": datetime(2026, 1, 1, tzinfo=UTC),
 }
 
 _FLAG_PREFIXES: Final = ("is_", "set_", "has_")

@@ -48,7 +48,11 @@ _MESSAGES = "MessageRepository"
 _ROOMS = "RoomRepository"
 _USERS = "UserRepository"
 _EVENTS = "EventLogRepository"
+_REACTIONS = "ReactionRepository"
+_PINS = "PinRepository"
 _PAGE = MESSAGE | {"is_member", "room_last_seq"}
+# What a reaction or pin write returns besides its log entry (reactions.room_write).
+_ROOM_WRITE = APPENDED | {"room_id", "message_id", "is_member", "is_deleted", "is_stale", "changed"}
 
 # file.query -> (who reads the rows, the columns read)
 _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
@@ -90,8 +94,27 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     # sql/migrations.sql
     "migrations.applied_migrations": ("chatstore.schema_version", frozenset({"version"})),
     "migrations.migrations_table_exists": ("chatstore.schema_version", frozenset({"present"})),
+    # sql/pins.sql
+    "pins.pin_message": (_PINS, _ROOM_WRITE | {"may_pin", "pinned_by", "pinned_at"}),
+    "pins.unpin_message": (_PINS, _ROOM_WRITE | {"may_pin"}),
+    "pins.room_pins": (_PINS, MESSAGE | {"pinned_by", "pinned_at", "is_member"}),
     # sql/presence.sql
     "presence.co_members": ("ChatStore.connect", frozenset({"user_id"})),
+    # sql/reactions.sql
+    "reactions.add_reaction": (_REACTIONS, _ROOM_WRITE | {"reaction_count"}),
+    "reactions.remove_reaction": (_REACTIONS, _ROOM_WRITE | {"reaction_count"}),
+    "reactions.message_reactions": (
+        _REACTIONS,
+        frozenset({"message_id", "reaction", "reaction_count", "reacted_by_me", "is_member"}),
+    ),
+    "reactions.reaction_counts": (
+        _REACTIONS,
+        frozenset({"message_id", "reaction", "reaction_count", "reacted_by_me"}),
+    ),
+    "reactions.reactors": (
+        _REACTIONS,
+        frozenset({"reactor_id", "username", "reacted_at", "is_member"}),
+    ),
     # sql/receipts.sql
     "receipts.mark_read": (_MESSAGES, frozenset({"is_member", "room_id", "seq", "read_at"})),
     "receipts.get_receipt": (_MESSAGES, RECEIPT),
