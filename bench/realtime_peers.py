@@ -95,7 +95,7 @@ class ChatstorePeer:
         self.store = store
         self.sender = uuid4()
         self._joined: list[tuple[UUID, _FeedListener]] = []
-        self.log = SentLog(store.log)
+        self.log = SentLog(store.log, self._resent)
 
     @classmethod
     @asynccontextmanager
@@ -110,7 +110,7 @@ class ChatstorePeer:
             store.feed._log = real
 
     async def attach(self, heads: Mapping[UUID, int], per_room: int, sink: Sink) -> None:
-        self.log.clear()
+        self.log.clear(heads)
         self._joined = [
             (room, _FeedListener(sink, head))
             for room, head in heads.items()
@@ -139,10 +139,17 @@ class ChatstorePeer:
             created_at=datetime.now(UTC),
         )
 
+    def _resent(self, room: UUID, seq: int, sent_at: float) -> LogEntry:
+        """The entry sent as `seq`, as the feed reads it back from the log: latency still
+        counts from its first send."""
+        entry = self._entry(room, seq)
+        entry.payload["t"] = sent_at
+        return entry
+
     async def send(self, events: list[tuple[UUID, int]]) -> None:
         entries = [self._entry(room, seq) for room, seq in events]
-        for entry in entries:
-            self.log.record(entry)  # "committed", then published
+        for entry in entries:  # "committed", then published
+            self.log.record(entry.room_id, entry.event_seq, entry.payload["t"])
         # Private, but exactly what the store runs after a commit that logged entries.
         await self.store._publish_entries(entries)
 

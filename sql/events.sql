@@ -65,6 +65,19 @@ FROM rooms AS r
 WHERE r.id = any(:room_ids::uuid[])
 ORDER BY r.id ASC;
 
+-- name: head_numbers(room_ids)
+-- One row per element of room_ids, in their order: the room's last_event_seq and
+-- pruned_through, both NULL when there is no such room. For the feed's poll of every room
+-- of a process each second: numbers only, so a thousand rooms come back without a thousand
+-- room ids to parse and map (those objects outlived a young-generation collection and
+-- drove the full ones that stalled the event loop).
+SELECT
+    r.last_event_seq,
+    r.pruned_through
+FROM unnest(:room_ids::uuid[]) WITH ORDINALITY AS wanted (room_id, position)
+LEFT JOIN rooms AS r ON wanted.room_id = r.id
+ORDER BY wanted.position ASC;
+
 -- name: membership_versions(user_ids)
 -- One row per existing user among user_ids with their membership_version, which moves
 -- whenever one of their memberships is added or removed (a trigger on room_users).

@@ -203,6 +203,10 @@ async def test_concurrent_senders_get_event_seqs_1_to_n_in_message_order(
     assert all(parsed(e.payload) == as_read(by_seq[e.payload["seq"]]) for e in created)
     assert all(e.actor_id == by_seq[e.payload["seq"]].sender_id for e in created)
     assert (await log.heads([room.id]))[room.id].last_event_seq == 40
+    # The feed's poll asks by position: a missing room is None in its place.
+    missing = uuid.uuid4()
+    assert await log.head_numbers([missing, room.id, missing]) == [None, (40, 0), None]
+    assert await log.head_numbers([]) == []
     joined = {p: (await log.memberships(p))[room.id].joined_event_seq for p in people}
     assert [joined[p] for p in people] == list(range(1, 21))
 

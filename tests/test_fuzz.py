@@ -450,6 +450,7 @@ typing.run_sweeper interval
 log.after room seq limit=limit?
 log.after_many cursors limit=limit?
 log.heads ids
+log.head_numbers ids
 log.membership_versions ids
 log.memberships user
 log.append room event_type payload actor_id=user

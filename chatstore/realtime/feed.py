@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
@@ -52,6 +52,8 @@ class LogReader(Protocol):
     ) -> dict[UUID, list[LogEntry]]: ...
 
     async def heads(self, room_ids: Collection[UUID]) -> dict[UUID, RoomHead]: ...
+
+    async def head_numbers(self, room_ids: Sequence[UUID]) -> list[tuple[int, int] | None]: ...
 
     async def membership_versions(self, user_ids: Collection[UUID]) -> dict[UUID, int]: ...
 
@@ -340,11 +342,11 @@ class RoomFeed:
 
     async def _poll(self) -> None:
         self.stats.polls += 1
-        known = {r: room for r, room in self._rooms.items() if room.head is not None}
+        known = [room for room in self._rooms.values() if room.head is not None]
         if known:
-            heads = await self._log.heads(list(known))
-            for room_id, room in known.items():
-                self._compare(room, heads.get(room_id))
+            numbers = await self._log.head_numbers([room.room_id for room in known])
+            for room, head in zip(known, numbers, strict=True):
+                self._compare(room, head)
         if self._watches:
             versions = await self._log.membership_versions(list(self._watches))
             for user_id, watches in list(self._watches.items()):
@@ -354,26 +356,28 @@ class RoomFeed:
                         watch.version = -1 if version is None else version
                         watch.on_change()
 
-    def _compare(self, room: _Room, head: RoomHead | None) -> None:
+    def _compare(self, room: _Room, head: tuple[int, int] | None) -> None:
+        """`head`: the room's (last_event_seq, pruned_through) in the log; None: gone."""
         if self._rooms.get(room.room_id) is not room or room.head is None:
             return
         if head is None:
             for listener in list(room.listeners):
                 listener.room_gone(room.room_id)
             return
-        if head.pruned_through > room.head:
+        last_event_seq, pruned_through = head
+        if pruned_through > room.head:
             # Retention removed entries this process never handed on: they are gone.
             self.stats.resets += 1
-            room.head = head.last_event_seq
+            room.head = last_event_seq
             room.pending.clear()
             for listener in list(room.listeners):
-                listener.reset(room.room_id, head.last_event_seq)
-        elif head.last_event_seq > room.head and room.behind_timer is None:
+                listener.reset(room.room_id, last_event_seq)
+        elif last_event_seq > room.head and room.behind_timer is None:
             # Behind the log. In a busy room some publishes are always on their way, so
             # read the log only if they have not arrived within gap_wait: a fill for real
             # losses, not one per busy room per poll.
             room.behind_timer = asyncio.get_running_loop().call_later(
-                self._gap_wait, self._still_behind, room, head.last_event_seq
+                self._gap_wait, self._still_behind, room, last_event_seq
             )
 
     def _still_behind(self, room: _Room, seen: int) -> None:

@@ -11,7 +11,7 @@ Each method is one statement (one round trip). The queries live in `sql/events.s
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Final, cast
 from uuid import UUID
@@ -19,10 +19,11 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from chatstore import validation
-from chatstore.errors import NotFound, PermissionDenied, ValidationError
+from chatstore.errors import NotFound, PermissionDenied, ResultShapeError, ValidationError
 from chatstore.models import LogEntry, Membership, Role, RoomHead
 from chatstore.repositories.base import Repository
 from chatstore.repositories.changelog import appended, entry
+from chatstore.rows import all_tuples
 
 # Entries per room per call: enough to page through any backlog, small enough that one
 # call cannot pull a whole log into memory by mistake.
@@ -95,6 +96,27 @@ class EventLogRepository(Repository):
                 )
                 async for row in self._queries.events.heads(conn, room_ids=rooms)
             }
+
+    async def head_numbers(self, room_ids: Sequence[UUID]) -> list[tuple[int, int] | None]:
+        """heads() by position, for a poll of many rooms: for each of room_ids, in order,
+        (last_event_seq, pruned_through), or None for a room that no longer exists.
+
+        No objects are built per room, so a poll of thousands of rooms leaves almost
+        nothing for the garbage collector. `room_ids` is a list of UUID objects (checked
+        by type only, being the feed's own rooms); one given twice is answered twice."""
+        if isinstance(room_ids, str | bytes) or not isinstance(room_ids, Sequence):
+            raise ValidationError("room_ids", "must be a list of UUIDs")
+        if not all(isinstance(room, UUID) for room in room_ids):
+            raise ValidationError("room_ids", "must be a list of UUIDs")
+        if not room_ids:
+            return []
+        async with self._db.connection() as conn:
+            _, rows = await all_tuples(
+                self._queries.events.head_numbers_cursor, conn, room_ids=list(room_ids)
+            )
+        if len(rows) != len(room_ids):
+            raise ResultShapeError("position", [f"{len(rows)} rows for {len(room_ids)} rooms"])
+        return [None if last is None else (last, pruned) for last, pruned in rows]
 
     async def membership_versions(self, user_ids: Collection[UUID]) -> dict[UUID, int]:
         """Each user's membership_version, which moves whenever one of their memberships is

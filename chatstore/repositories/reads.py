@@ -60,6 +60,7 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "events.entries_after": (f"{_EVENTS} and {_ROOMS}", ENTRY),
     "events.entries_after_many": (_EVENTS, ENTRY),
     "events.heads": (_EVENTS, frozenset({"room_id", "last_event_seq", "pruned_through"})),
+    "events.head_numbers": (_EVENTS, frozenset({"last_event_seq", "pruned_through"})),
     "events.membership_versions": (_EVENTS, frozenset({"user_id", "membership_version"})),
     "events.memberships": (
         _EVENTS,
