@@ -169,7 +169,7 @@ async def _breakdown(
             # Saturated, one send always holds the lock: each holds it about this long.
             "ms_per_send_at_the_lock": round(1000 / loaded["throughput"], 3),
         }
-    marker = ctx.store.db.queries.messages.send_message.sql.strip()[:40] + "%"
+    marker = ctx.store.db.queries.sending.send_message.sql.strip()[:40] + "%"
     stop = threading.Event()
     sampler = asyncio.create_task(
         asyncio.to_thread(_sample, ctx.settings.database_url, marker, stop)

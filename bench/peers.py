@@ -167,9 +167,10 @@ class RawPeer:
             "content": content,
             "attachment": None,
             "client_id": None,
+            "reply_to_id": None,
         }
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(self.q.messages.send_message.sql, params)
+            cursor = await conn.execute(self.q.sending.send_message.sql, params)
             row = await cursor.fetchone()
         if row is None or not row["is_member"]:
             raise NotAMember("not a member of this room")

@@ -1,4 +1,5 @@
-"""Frozen dataclasses for reactions and pins (store.reactions, store.pins)."""
+"""Frozen dataclasses for reactions and pins (store.reactions, store.pins), the room list's
+previews, the public room directory, read markers and presence snapshots."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from chatstore.models import Message
+from chatstore.models import Message, MessageKind, Room
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +100,101 @@ class PinPage:
     next_cursor: PinCursor | None
 
 
+@dataclass(frozen=True, slots=True)
+class MessagePreview:
+    """A room's last message as a room list shows it: `content` is its first 100
+    characters, None when the message is deleted (a deleted message never shows content
+    or attachment). An image or file message may have an empty caption: `kind` says what
+    to show instead."""
+
+    id: UUID
+    seq: int
+    # None once the sender is deleted (the message stays).
+    sender_id: UUID | None
+    kind: MessageKind
+    created_at: datetime
+    content: str | None
+    is_deleted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UserSummary:
+    """Who a user is, as a list names them."""
+
+    id: UUID
+    username: str
+    display_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PublicRoom:
+    """A room of the public directory: how many members it has and when it was last active
+    (its last message, else its creation)."""
+
+    room: Room
+    member_count: int
+    last_activity_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PublicRoomCursor:
+    """Where a page of public rooms ended: pass it as `after` for the next page.
+    `name_key` is the last room's name as PostgreSQL lowercases it (the order's key)."""
+
+    name_key: str
+    room_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class PublicRoomPage:
+    """Public rooms by name (case-insensitive, then id); `next_cursor` is None when this
+    page is the last."""
+
+    rooms: tuple[PublicRoom, ...]
+    next_cursor: PublicRoomCursor | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadMarker:
+    """A member's read marker after moving it: every message up to `last_read_seq` counts
+    as read, and `unread_count` messages after it are unread (exact, deletions left out).
+    `moved` is False when the marker already stood there or further (nothing was written),
+    and also when a first run whose answer was lost had moved it."""
+
+    room_id: UUID
+    user_id: UUID
+    last_read_seq: int
+    unread_count: int
+    moved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceSnapshot:
+    """A user's presence now: online while any device heartbeats, how many devices do, and
+    when the user was last seen (their latest heartbeat while Redis still holds it, else
+    when PostgreSQL last recorded them going online or offline; None: never seen)."""
+
+    user_id: UUID
+    online: bool
+    devices: int
+    last_seen_at: datetime | None
+
+
 __all__ = [
+    "MessagePreview",
     "Pin",
     "PinChange",
     "PinCursor",
     "PinPage",
+    "PresenceSnapshot",
+    "PublicRoom",
+    "PublicRoomCursor",
+    "PublicRoomPage",
     "ReactionChange",
     "ReactionCount",
     "Reactor",
     "ReactorCursor",
     "ReactorPage",
+    "ReadMarker",
+    "UserSummary",
 ]

@@ -2,11 +2,11 @@
 
 Each write commits in PostgreSQL through the plain repository, appending its change-log
 entries in the same transaction. What Redis must hear once it has committed (those entries,
-a read receipt, which is ephemeral and not logged) goes to the outbox and is sent off the
-caller's path (chatstore.realtime.outbox); sessions to end are asked of Redis after the
-commit within a circuit breaker's budget. Redis trouble never fails the call: the data is
-safe in PostgreSQL, listeners fill gaps from the change log, and session revocations are
-retried first thing once Redis answers again.
+a read receipt or a moved read marker, which are ephemeral and not logged) goes to the
+outbox and is sent off the caller's path (chatstore.realtime.outbox); sessions to end are
+asked of Redis after the commit within a circuit breaker's budget. Redis trouble never fails
+the call: the data is safe in PostgreSQL, listeners fill gaps from the change log, and
+session revocations are retried first thing once Redis answers again.
 
 Unread counts are not kept in Redis: PostgreSQL counts them exactly in one statement from
 per-room seqs (members.unread_counts), faster than the Redis counters it replaced and
@@ -23,15 +23,17 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from chatstore.config import Settings
+from chatstore.conversation_models import ReadMarker
 from chatstore.db import Database
 from chatstore.errors import ChatStoreError
 from chatstore.models import Receipt
 from chatstore.realtime.breaker import Breaker
-from chatstore.realtime.events import Event, room_channel
+from chatstore.realtime.events import Event, room_channel, user_channel
 from chatstore.realtime.outbox import Outbox
 from chatstore.realtime.pubsub import publish
 from chatstore.realtime.sessions import SessionStore
 from chatstore.repositories import MessageRepository, UserRepository
+from chatstore.repositories.read_markers import ReadMarkerRepository
 
 log = logging.getLogger("chatstore")
 
@@ -93,12 +95,71 @@ class RedisSync:
             self._unrevoked.discard(sessions)
 
 
-class LiveMessageRepository(MessageRepository):
-    """MessageRepository whose read receipts are also published to the room."""
+class LiveReadMarkers(ReadMarkerRepository):
+    """ReadMarkerRepository whose moves are also published, once committed, on the user's
+    own channel, so the user's other devices clear their unread badges: `marker.moved`
+    (payload: user_id, last_read_seq, unread_count; the envelope's room_id and seq) and
+    `marker.all_read` (payload: user_id, moved_count). A call that moved nothing publishes
+    nothing: the user's devices heard of that marker when it moved."""
 
     def __init__(self, db: Database, settings: Settings, outbox: Outbox) -> None:
         super().__init__(db, settings)
         self._outbox = outbox
+
+    async def mark_read_up_to(
+        self, room_id: UUID | str, user_id: UUID | str, seq: int | None = None
+    ) -> ReadMarker:
+        marker, announce = await self._move(room_id, user_id, seq)
+        if announce:
+            event = Event(
+                "marker.moved",
+                room_id=marker.room_id,
+                seq=marker.last_read_seq,
+                payload={
+                    "user_id": str(marker.user_id),
+                    "last_read_seq": marker.last_read_seq,
+                    "unread_count": marker.unread_count,
+                },
+            )
+            await self._publish(marker.user_id, event)
+        return marker
+
+    async def mark_all_read(self, user_id: UUID | str) -> int:
+        moved, announce = await self._move_all(user_id)
+        if announce:
+            user = UUID(str(user_id))  # validated by the call that just succeeded
+            payload = {"user_id": str(user), "moved_count": moved}
+            await self._publish(user, Event("marker.all_read", payload=payload))
+        return moved
+
+    async def _publish(self, user: UUID, event: Event) -> None:
+        notice = (user_channel(user), event.to_json())
+
+        async def publish() -> None:
+            self._outbox.put([notice])
+
+        await self._db.after_commit(publish)
+
+
+class LiveMessageRepository(MessageRepository):
+    """MessageRepository whose read receipts are also published to the room, and whose read
+    markers moved in bulk (chatstore.repositories.read_markers) are published to the user."""
+
+    def __init__(self, db: Database, settings: Settings, outbox: Outbox) -> None:
+        super().__init__(db, settings)
+        self._outbox = outbox
+        self._markers = LiveReadMarkers(db, settings, outbox)
+
+    async def mark_read_up_to(
+        self, room_id: UUID | str, user_id: UUID | str, seq: int | None = None
+    ) -> ReadMarker:
+        """Move the member's read marker forward to `seq` (None: the room's last message),
+        without read receipts; see ReadMarkerRepository.mark_read_up_to."""
+        return await self._markers.mark_read_up_to(room_id, user_id, seq)
+
+    async def mark_all_read(self, user_id: UUID | str) -> int:
+        """Every room of the user read to its last message; how many markers moved."""
+        return await self._markers.mark_all_read(user_id)
 
     async def mark_as_read(self, message_id: UUID | str, user_id: UUID | str) -> Receipt:
         receipt, seq = await self._mark_read(message_id, user_id)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
+from uuid import UUID
 
+from chatstore.conversation_models import MessagePreview
 from chatstore.errors import ResultShapeError
 
 D = TypeVar("D")
@@ -112,4 +115,19 @@ class ColumnsBuilder(Generic[D]):
         return build
 
 
-__all__ = ["ColumnsBuilder", "from_row", "row_builder"]
+def message_preview(value: Mapping[str, Any]) -> MessagePreview:
+    """A MessagePreview from the jsonb the SQL function message_preview() builds (a reply's
+    quoted message, a room list's last message): already cut and masked in PostgreSQL."""
+    sender = value["sender_id"]
+    return MessagePreview(
+        id=UUID(value["id"]),
+        seq=int(value["seq"]),
+        sender_id=None if sender is None else UUID(sender),
+        kind=value["kind"],
+        created_at=datetime.fromisoformat(value["created_at"]),
+        content=value["content"],
+        is_deleted=bool(value["is_deleted"]),
+    )
+
+
+__all__ = ["ColumnsBuilder", "from_row", "message_preview", "row_builder"]

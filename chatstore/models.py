@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
+
+if TYPE_CHECKING:  # conversation_models imports this module: names for annotations only
+    from chatstore.conversation_models import MessagePreview, UserSummary
 
 RoomKind = Literal["public", "private", "direct"]
 Role = Literal["owner", "admin", "member"]
@@ -49,12 +52,17 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class UserRoom:
-    """One entry of a user's room list: the room, the user's role and unread count."""
+    """One entry of a user's room list: the room, the user's role and unread count, what
+    the list shows of the room's last message, and who a direct room is with."""
 
     room: Room
     role: Role
     last_read_seq: int
     unread_count: int
+    # None when the room has no message yet.
+    last_message: MessagePreview | None = None
+    # The other user of a direct room; None for other rooms and once that user is deleted.
+    direct_user: UserSummary | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +85,14 @@ class CreateMessage:
     kind: MessageKind = "text"
     attachment: Attachment | None = None
     client_id: str | None = None
+    # The message of the same room this one replies to (quotes); it must not be deleted.
+    reply_to_id: UUID | str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A message as normal reads return it: a soft-deleted one has no content or attachment."""
+    """A message as normal reads return it: a soft-deleted one has no content, attachment or
+    quote."""
 
     id: UUID
     room_id: UUID
@@ -95,6 +106,9 @@ class Message:
     edited_at: datetime | None
     edit_count: int
     deleted_at: datetime | None
+    # What this message quotes, as every read shows it (a deleted original as deleted,
+    # never its content); None when it quotes nothing, and for a deleted message.
+    reply_to: MessagePreview | None = None
 
     @property
     def is_deleted(self) -> bool:

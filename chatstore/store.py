@@ -14,7 +14,7 @@ import logging
 import warnings
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -44,9 +44,10 @@ from chatstore.realtime.sessions import SessionStore
 from chatstore.realtime.stream import ClientStream
 from chatstore.realtime.tasks import stop_task
 from chatstore.realtime.typing import MemberTyping
-from chatstore.repositories import EventLogRepository, RoomRepository
+from chatstore.repositories import EventLogRepository
 from chatstore.repositories.pins import PinRepository
 from chatstore.repositories.reactions import ReactionRepository
+from chatstore.repositories.room_directory import StoreRoomRepository
 from chatstore.schema_version import schema_state
 
 # Presence followed by default: the users who share a room with the connecting one.
@@ -86,7 +87,8 @@ class ChatStore:
         self.outbox = Outbox(redis, breaker)
         self.sessions = SessionStore(redis, settings.session_ttl_seconds, db)
         self.users = LiveUserRepository(db, settings, self._sync, self.sessions)
-        self.rooms = RoomRepository(db, settings)
+        # Rooms and membership, plus the public room directory (public_rooms).
+        self.rooms = StoreRoomRepository(db, settings)
         self.messages = LiveMessageRepository(db, settings, self.outbox)
         # Reactions and pins append their entries to the room's log like messages do; the
         # entries reach the outbox through db.log_publisher once committed.
@@ -98,6 +100,7 @@ class ChatStore:
             self._sync.publish,
             heartbeat_ttl=settings.presence_ttl_seconds,
             on_presence_change=self.users.set_online,
+            last_seen=self._last_seen,
         )
         self.typing = MemberTyping(
             redis, self._sync.publish, self.rooms.require_member, ttl=settings.typing_ttl_seconds
@@ -177,6 +180,11 @@ class ChatStore:
         statement (messages from others after the read marker, deletions left out)."""
         return await self.messages.unread_count_map(user_id)
 
+    async def mark_all_read(self, user_id: UUID | str) -> int:
+        """Every room of the user read up to its last message, in one statement (no read
+        receipts); how many read markers moved. The user's devices hear `marker.all_read`."""
+        return await self.messages.mark_all_read(user_id)
+
     def connect(
         self,
         user_id: UUID | str,
@@ -253,6 +261,10 @@ class ChatStore:
         await self.rooms.require_member(room, sender)
         event = Event(type=kind, room_id=room, payload={**body, "user_id": str(sender)})
         await self._sync.publish(event, room_channel(room))
+
+    async def _last_seen(self, user_ids: list[UUID]) -> dict[UUID, datetime | None]:
+        rows = await self.queries.presence.last_seen_many(user_ids=user_ids)
+        return {row["user_id"]: row["last_seen_at"] for row in rows}
 
     async def _publish_entries(self, entries: Sequence[LogEntry]) -> None:
         self.outbox.put(entry_messages(entries))

@@ -40,6 +40,7 @@ RESERVED_EVENT_PREFIXES = (
     "typing.",
     "presence.",
     "receipt.",
+    "marker.",
     "stream.",
     "subscription.",
 )

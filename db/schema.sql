@@ -15,6 +15,20 @@ SET client_min_messages = warning;
 SET row_security = off;
 
 --
+-- Name: pg_trgm; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
+
+
+--
+-- Name: EXTENSION pg_trgm; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON EXTENSION pg_trgm IS 'text similarity measurement and index searching based on trigrams';
+
+
+--
 -- Name: bump_membership_version(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -42,24 +56,30 @@ COMMENT ON FUNCTION public.bump_membership_version() IS 'AFTER INSERT OR DELETE 
 
 
 --
--- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
+-- Name: count_room_members(); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.set_updated_at() RETURNS trigger
+CREATE FUNCTION public.count_room_members() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    NEW.updated_at := now();
-    RETURN NEW;
+    -- Only member_count is set, so the rooms_set_updated_at trigger (BEFORE UPDATE OF kind,
+    -- name, description) does not fire: a join is not an edit of the room. For a room being
+    -- deleted (the cascade of DELETE FROM rooms), the row is already gone and this updates
+    -- nothing.
+    UPDATE rooms
+    SET member_count = member_count + CASE WHEN TG_OP = 'DELETE' THEN -1 ELSE 1 END
+    WHERE id = CASE WHEN TG_OP = 'DELETE' THEN OLD.room_id ELSE NEW.room_id END;
+    RETURN NULL;
 END;
 $$;
 
 
 --
--- Name: FUNCTION set_updated_at(); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION count_room_members(); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.set_updated_at() IS 'BEFORE UPDATE trigger: stamps updated_at with now().';
+COMMENT ON FUNCTION public.count_room_members() IS 'AFTER INSERT OR DELETE trigger on room_users: keeps rooms.member_count.';
 
 
 SET default_tablespace = '';
@@ -85,6 +105,7 @@ CREATE TABLE public.messages (
     edit_count integer DEFAULT 0 NOT NULL,
     deleted_at timestamp with time zone,
     deleted_by uuid,
+    reply_to_id uuid,
     CONSTRAINT messages_attachment_iff_media CHECK (((kind = ANY (ARRAY['image'::text, 'file'::text])) = (attachment IS NOT NULL))),
     CONSTRAINT messages_attachment_shape CHECK (((attachment IS NULL) OR COALESCE(((jsonb_typeof(attachment) = 'object'::text) AND (jsonb_typeof((attachment -> 'url'::text)) = 'string'::text) AND (jsonb_typeof((attachment -> 'name'::text)) = 'string'::text) AND (jsonb_typeof((attachment -> 'mime_type'::text)) = 'string'::text) AND (jsonb_typeof((attachment -> 'size'::text)) = 'number'::text)), false))),
     CONSTRAINT messages_client_id_length CHECK (((char_length(client_id) >= 1) AND (char_length(client_id) <= 64))),
@@ -93,6 +114,7 @@ CREATE TABLE public.messages (
     CONSTRAINT messages_edit_count_not_negative CHECK ((edit_count >= 0)),
     CONSTRAINT messages_edit_tracking CHECK (((edit_count = 0) = (edited_at IS NULL))),
     CONSTRAINT messages_kind_valid CHECK ((kind = ANY (ARRAY['text'::text, 'image'::text, 'file'::text, 'system'::text]))),
+    CONSTRAINT messages_reply_to_other CHECK ((reply_to_id <> id)),
     CONSTRAINT messages_seq_positive CHECK ((seq > 0)),
     CONSTRAINT messages_text_not_empty CHECK (((kind = ANY (ARRAY['image'::text, 'file'::text])) OR (char_length(btrim(content)) > 0)))
 );
@@ -103,6 +125,80 @@ CREATE TABLE public.messages (
 --
 
 COMMENT ON TABLE public.messages IS 'Chat messages; seq is gap-free per room in commit order.';
+
+
+--
+-- Name: COLUMN messages.reply_to_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.messages.reply_to_id IS 'The message of the same room this one quotes (a reply), or NULL.';
+
+
+--
+-- Name: message_preview(public.messages); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.message_preview(shown public.messages) RETURNS jsonb
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT jsonb_build_object(
+        'id', shown.id,
+        'seq', shown.seq,
+        'sender_id', shown.sender_id,
+        'kind', shown.kind,
+        'created_at', shown.created_at,
+        'content', CASE WHEN shown.deleted_at IS NULL THEN left(shown.content, 100) END,
+        'is_deleted', shown.deleted_at IS NOT NULL
+    )
+$$;
+
+
+--
+-- Name: FUNCTION message_preview(shown public.messages); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.message_preview(shown public.messages) IS 'Preview of a message (jsonb): id, seq, sender_id, kind, created_at, content (first 100 characters, NULL when deleted), is_deleted.';
+
+
+--
+-- Name: quoted_preview(uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.quoted_preview(quoted_room_id uuid, quoted_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT message_preview(q)
+    FROM messages AS q
+    WHERE q.room_id = quoted_room_id AND q.id = quoted_id
+$$;
+
+
+--
+-- Name: FUNCTION quoted_preview(quoted_room_id uuid, quoted_id uuid); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.quoted_preview(quoted_room_id uuid, quoted_id uuid) IS 'message_preview() of the message (room_id, id), or NULL: what a reply shows of the message it quotes.';
+
+
+--
+-- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION set_updated_at(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.set_updated_at() IS 'BEFORE UPDATE trigger: stamps updated_at with now().';
 
 
 --
@@ -154,6 +250,7 @@ CREATE TABLE public.rooms (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     last_event_seq bigint DEFAULT 0 NOT NULL,
     pruned_through bigint DEFAULT 0 NOT NULL,
+    member_count integer DEFAULT 0 NOT NULL,
     CONSTRAINT rooms_description_length CHECK ((char_length(description) <= 1000)),
     CONSTRAINT rooms_direct_pair_only_for_direct CHECK (((kind = 'direct'::text) OR ((direct_user_low IS NULL) AND (direct_user_high IS NULL)))),
     CONSTRAINT rooms_direct_pair_ordered CHECK ((direct_user_low < direct_user_high)),
@@ -190,6 +287,13 @@ COMMENT ON COLUMN public.rooms.last_event_seq IS 'Highest change-log event_seq h
 --
 
 COMMENT ON COLUMN public.rooms.pruned_through IS 'Change-log entries up to this event_seq may have been pruned; every later one exists.';
+
+
+--
+-- Name: COLUMN rooms.member_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rooms.member_count IS 'How many members the room has (kept by the room_users_count_members trigger).';
 
 
 --
@@ -549,6 +653,13 @@ CREATE INDEX messages_deleted_room_seq_idx ON public.messages USING btree (room_
 
 
 --
+-- Name: messages_reply_to_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_reply_to_idx ON public.messages USING btree (room_id, reply_to_id) WHERE (reply_to_id IS NOT NULL);
+
+
+--
 -- Name: messages_room_id_id_key; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -612,6 +723,20 @@ CREATE INDEX rooms_direct_user_high_idx ON public.rooms USING btree (direct_user
 
 
 --
+-- Name: rooms_public_name_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX rooms_public_name_idx ON public.rooms USING btree (lower(name), id) WHERE (kind = 'public'::text);
+
+
+--
+-- Name: rooms_public_name_trgm_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX rooms_public_name_trgm_idx ON public.rooms USING gin (lower(name) public.gin_trgm_ops) WHERE (kind = 'public'::text);
+
+
+--
 -- Name: sessions_expires_at_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -658,6 +783,13 @@ CREATE TRIGGER messages_set_updated_at BEFORE UPDATE OF content, attachment, edi
 --
 
 CREATE TRIGGER room_users_bump_membership_version AFTER INSERT OR DELETE ON public.room_users FOR EACH ROW EXECUTE FUNCTION public.bump_membership_version();
+
+
+--
+-- Name: room_users room_users_count_members; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER room_users_count_members AFTER INSERT OR DELETE ON public.room_users FOR EACH ROW EXECUTE FUNCTION public.count_room_members();
 
 
 --
@@ -744,6 +876,14 @@ ALTER TABLE ONLY public.message_revisions
 
 ALTER TABLE ONLY public.messages
     ADD CONSTRAINT messages_deleted_by_fkey FOREIGN KEY (deleted_by) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: messages messages_reply_to_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.messages
+    ADD CONSTRAINT messages_reply_to_fkey FOREIGN KEY (room_id, reply_to_id) REFERENCES public.messages(room_id, id) ON DELETE SET NULL (reply_to_id);
 
 
 --
@@ -851,4 +991,11 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261126150000'),
     ('20261126150100'),
     ('20261127100000'),
-    ('20261127100100');
+    ('20261127100100'),
+    ('20261127110000'),
+    ('20261127110100'),
+    ('20261127110200'),
+    ('20261127110300'),
+    ('20261127120000'),
+    ('20261127120100'),
+    ('20261127120200');

@@ -308,3 +308,107 @@ FROM room_users
 WHERE room_id = :room_id
 ORDER BY joined_at ASC, user_id ASC
 LIMIT :limit OFFSET :offset;
+
+-- name: mark_read_up_to(room_id, user_id, seq)^
+-- Moves the member's read marker forward to seq, clamped to the room's last_seq, never
+-- backward; nothing when the room does not exist, else one row: is_member (a non-member
+-- writes nothing), and for a member the marker after this statement (last_read_seq),
+-- whether this statement moved it (moved) and the exact unread count after it (the
+-- member_unread rule: last_seq - marker - the soft-deleted messages after the marker,
+-- counted on messages_deleted_room_seq_idx). No read receipt is written.
+-- The membership row is locked first (the only lock taken, so no lock order to keep), so a
+-- concurrent move is waited for and read, never undone; a marker a concurrent call moved
+-- past this statement's snapshot of last_seq counts nothing unread.
+WITH room AS (
+    SELECT
+        r.id,
+        r.last_seq,
+        least(:seq::bigint, r.last_seq) AS target_seq
+    FROM rooms AS r
+    WHERE r.id = :room_id
+),
+
+member AS (
+    SELECT
+        ru.room_id,
+        ru.last_read_seq
+    FROM room_users AS ru
+    WHERE ru.room_id = :room_id AND ru.user_id = :user_id
+    FOR NO KEY UPDATE
+),
+
+moved AS (
+    UPDATE room_users AS ru
+    SET
+        last_read_seq = rm.target_seq,
+        last_read_at = now()
+    FROM room AS rm, member AS m
+    WHERE
+        ru.room_id = m.room_id
+        AND ru.user_id = :user_id
+        AND m.last_read_seq < rm.target_seq
+    RETURNING ru.last_read_seq
+),
+
+marker AS (
+    SELECT
+        rm.id AS room_id,
+        rm.last_seq,
+        m.room_id IS NOT NULL AS is_member,
+        mv.last_read_seq IS NOT NULL AS moved,
+        coalesce(mv.last_read_seq, m.last_read_seq) AS last_read_seq
+    FROM room AS rm
+    LEFT JOIN member AS m ON TRUE
+    LEFT JOIN moved AS mv ON TRUE
+)
+
+SELECT
+    mk.room_id,
+    mk.is_member,
+    mk.moved,
+    mk.last_read_seq,
+    greatest(
+        mk.last_seq - mk.last_read_seq - (
+            SELECT count(*)
+            FROM messages AS d
+            WHERE
+                d.room_id = mk.room_id
+                AND d.seq > mk.last_read_seq
+                AND d.deleted_at IS NOT NULL
+        ),
+        0
+    ) AS unread_count
+FROM marker AS mk;
+
+-- name: mark_all_read(user_id)^
+-- One row: moved_count, how many of the user's read markers this statement moved, each to
+-- its room's last_seq (rooms read to their last message already are left alone, unwritten).
+-- The memberships behind are locked in room order first, so two such calls for one user
+-- wait for each other instead of deadlocking, and a marker a concurrent call moved further
+-- is re-read and left where it is: never backward. No read receipt is written.
+WITH behind AS (
+    SELECT
+        ru.room_id,
+        r.last_seq
+    FROM room_users AS ru
+    INNER JOIN rooms AS r ON ru.room_id = r.id
+    WHERE ru.user_id = :user_id AND ru.last_read_seq < r.last_seq
+    ORDER BY ru.room_id
+    FOR NO KEY UPDATE OF ru
+),
+
+moved AS (
+    UPDATE room_users AS ru
+    SET
+        last_read_seq = b.last_seq,
+        last_read_at = now()
+    FROM behind AS b
+    WHERE
+        ru.room_id = b.room_id
+        AND ru.user_id = :user_id
+        AND ru.last_read_seq < b.last_seq
+    RETURNING ru.room_id
+)
+
+SELECT count(*) AS moved_count
+FROM moved;

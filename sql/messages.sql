@@ -1,178 +1,10 @@
--- Messages: sending (per-room seqs), reading (keyset and offset pages), edits, soft deletes.
+-- Messages: reading (keyset and offset pages), edits, soft deletes. Sending is in sending.sql.
 --
 -- Every read masks a soft-deleted message's content and attachment with CASE, so deleted
 -- text never leaves the database through a normal read. Room reads start from the room and
 -- the reader's membership row, and join the messages on that row: a non-member gets the
 -- room row with no messages, so the caller can tell "no such room", "not a member" and
 -- "no messages here" apart in one round trip.
-
--- name: send_message(message_id, room_id, sender_id, kind, content, attachment, client_id)^
--- Sends a message in one statement, and always returns one row saying what happened:
--- room_found and is_member; then either the new message with its message.created log
--- entry (event_* columns), or the message this send already stored (a retry: the same
--- message_id, or the same client_id from this sender in this room) with same_payload
--- telling whether it carried the same kind, original content and attachment; or neither,
--- when the room was deleted while this statement waited for it.
--- Bumping the room's last_seq and last_event_seq locks the room row, so senders to one room
--- queue there and both seqs advance together, gap-free in commit order; the message takes
--- that seq, the sender's read marker moves to it (never backward) and the entry's payload
--- is the message exactly as a normal read returns it. A retry this statement's snapshot
--- could not see (it committed while we waited for the lock) fails on messages_pkey or
--- messages_client_id_key, writing nothing: run the statement again to read it.
--- rooms_set_updated_at does not fire: sending is not an edit of the room.
-WITH target AS (
-    SELECT
-        r.id,
-        ru.user_id IS NOT NULL AS is_member
-    FROM rooms AS r
-    LEFT JOIN room_users AS ru
-        ON r.id = ru.room_id AND ru.user_id = :sender_id
-    WHERE r.id = :room_id
-),
-
-earlier AS (
-    SELECT
-        m.id,
-        m.room_id,
-        m.seq,
-        m.sender_id,
-        m.kind,
-        m.client_id,
-        m.created_at,
-        m.edited_at,
-        m.edit_count,
-        m.deleted_at,
-        CASE WHEN m.deleted_at IS NULL THEN m.content END AS content,  -- noqa: RF04
-        CASE WHEN m.deleted_at IS NULL THEN m.attachment END AS attachment,
-        -- Compared here so stored content never has to leave the database; an edited
-        -- message is compared by its original text (revision 1).
-        coalesce(
-            m.kind = :kind::text
-            AND coalesce(original.content, m.content) = :content::text
-            AND m.attachment IS NOT DISTINCT FROM :attachment::jsonb,
-            FALSE
-        ) AS same_payload
-    FROM messages AS m
-    LEFT JOIN message_revisions AS original
-        ON
-            m.room_id = original.room_id
-            AND m.id = original.message_id
-            AND original.revision = 1
-    WHERE
-        m.room_id = :room_id
-        AND m.sender_id = :sender_id
-        AND (m.id = :message_id OR m.client_id = :client_id::text)
-    ORDER BY m.seq ASC
-    LIMIT 1
-),
-
-bumped AS (
-    UPDATE rooms AS r
-    SET
-        last_seq = r.last_seq + 1,
-        last_event_seq = r.last_event_seq + 1,
-        last_message_at = now()
-    FROM target AS t
-    WHERE
-        r.id = t.id
-        AND t.is_member
-        AND NOT EXISTS (SELECT 1 FROM earlier)
-    RETURNING r.id, r.last_seq, r.last_event_seq
-),
-
-inserted AS (
-    INSERT INTO messages (id, room_id, seq, sender_id, kind, content, attachment, client_id)
-    SELECT
-        :message_id::uuid AS id,
-        b.id AS room_id,
-        b.last_seq AS seq,
-        :sender_id::uuid AS sender_id,
-        :kind::text AS kind,
-        :content::text AS content,  -- noqa: RF04
-        :attachment::jsonb AS attachment,
-        :client_id::text AS client_id
-    FROM bumped AS b
-    RETURNING
-        id,
-        room_id,
-        seq,
-        sender_id,
-        kind,
-        content,
-        attachment,
-        client_id,
-        created_at,
-        edited_at,
-        edit_count,
-        deleted_at
-),
-
-marker AS (
-    UPDATE room_users AS ru
-    SET
-        last_read_seq = greatest(ru.last_read_seq, i.seq),
-        last_read_at = now()
-    FROM inserted AS i
-    WHERE ru.room_id = i.room_id AND ru.user_id = i.sender_id
-    RETURNING ru.user_id
-),
-
-logged AS (
-    INSERT INTO room_events (room_id, event_seq, type, actor_id, payload)
-    SELECT
-        i.room_id,
-        b.last_event_seq,
-        'message.created' AS event_type,
-        i.sender_id,
-        -- jsonb_build_object renders uuids and timestamps as to_jsonb does: ISO 8601
-        -- strings (with the session's UTC offset), the shape a normal read serialises to.
-        jsonb_build_object(
-            'id', i.id,
-            'room_id', i.room_id,
-            'seq', i.seq,
-            'sender_id', i.sender_id,
-            'kind', i.kind,
-            'content', i.content,
-            'attachment', i.attachment,
-            'client_id', i.client_id,
-            'created_at', i.created_at,
-            'edited_at', i.edited_at,
-            'edit_count', i.edit_count,
-            'deleted', FALSE
-        ) AS payload
-    FROM inserted AS i
-    CROSS JOIN bumped AS b
-    RETURNING room_id, event_seq, type, actor_id, payload, created_at
-)
-
-SELECT
-    e.same_payload,
-    l.room_id AS event_room_id,
-    l.event_seq,
-    l.type AS event_type,
-    l.actor_id AS event_actor_id,
-    l.payload AS event_payload,
-    l.created_at AS event_created_at,
-    t.id IS NOT NULL AS room_found,
-    coalesce(t.is_member, FALSE) AS is_member,
-    coalesce(i.id, e.id) AS id,
-    coalesce(i.room_id, e.room_id) AS room_id,
-    coalesce(i.seq, e.seq) AS seq,
-    coalesce(i.sender_id, e.sender_id) AS sender_id,
-    coalesce(i.kind, e.kind) AS kind,
-    coalesce(i.content, e.content) AS content,  -- noqa: RF04
-    coalesce(i.attachment, e.attachment) AS attachment,
-    coalesce(i.client_id, e.client_id) AS client_id,
-    coalesce(i.created_at, e.created_at) AS created_at,
-    coalesce(i.edited_at, e.edited_at) AS edited_at,
-    coalesce(i.edit_count, e.edit_count) AS edit_count,
-    coalesce(i.deleted_at, e.deleted_at) AS deleted_at
--- One row whatever happened: each part joins on TRUE and is empty when it did not run.
-FROM (SELECT) AS one  -- noqa: ST11
-LEFT JOIN target AS t ON TRUE
-LEFT JOIN earlier AS e ON TRUE
-LEFT JOIN inserted AS i ON TRUE
-LEFT JOIN logged AS l ON TRUE;
 
 -- name: lock_message(message_id, user_id)^
 -- One message (deleted content masked) and the user's role in its room (NULL for a
@@ -201,7 +33,10 @@ SELECT
     m.deleted_at,
     ru.role AS actor_role,
     CASE WHEN m.deleted_at IS NULL THEN m.content END AS content,  -- noqa: RF04
-    CASE WHEN m.deleted_at IS NULL THEN m.attachment END AS attachment
+    CASE WHEN m.deleted_at IS NULL THEN m.attachment END AS attachment,
+    CASE
+        WHEN m.deleted_at IS NULL THEN quoted_preview(m.room_id, m.reply_to_id)
+    END AS reply_to
 -- The message is joined on the locked room, so its own lock is taken after the room's (a
 -- room deleted meanwhile leaves no row: NotFound).
 FROM locked_room AS lr
@@ -256,6 +91,11 @@ SELECT
     CASE
         WHEN m.deleted_at IS NULL AND ru.user_id IS NOT NULL THEN m.attachment
     END AS attachment,
+    CASE
+        WHEN
+            m.deleted_at IS NULL AND ru.user_id IS NOT NULL
+            THEN quoted_preview(m.room_id, m.reply_to_id)
+    END AS reply_to,
     ru.user_id IS NOT NULL AS is_member
 FROM messages AS m
 LEFT JOIN room_users AS ru
@@ -281,6 +121,7 @@ SELECT
     m.edited_at,
     m.edit_count,
     m.deleted_at,
+    m.reply_to,
     ru.user_id IS NOT NULL AS is_member
 FROM rooms AS r
 LEFT JOIN room_users AS ru
@@ -298,7 +139,12 @@ LEFT JOIN LATERAL (
         msg.edit_count,
         msg.deleted_at,
         CASE WHEN msg.deleted_at IS NULL THEN msg.content END AS content,  -- noqa: RF04
-        CASE WHEN msg.deleted_at IS NULL THEN msg.attachment END AS attachment
+        CASE WHEN msg.deleted_at IS NULL THEN msg.attachment END AS attachment,
+        -- The quoted message's preview (quoted_preview: one index lookup, none when the
+        -- message quotes nothing); a deleted message shows no quote either.
+        CASE
+            WHEN msg.deleted_at IS NULL THEN quoted_preview(msg.room_id, msg.reply_to_id)
+        END AS reply_to
     FROM messages AS msg
     -- Keyed on the membership row: a non-member's NULL room_id matches no message.
     WHERE msg.room_id = ru.room_id AND msg.seq < :before_seq
@@ -326,6 +172,7 @@ SELECT
     m.edited_at,
     m.edit_count,
     m.deleted_at,
+    m.reply_to,
     ru.user_id IS NOT NULL AS is_member
 FROM rooms AS r
 LEFT JOIN room_users AS ru
@@ -343,7 +190,12 @@ LEFT JOIN LATERAL (
         msg.edit_count,
         msg.deleted_at,
         CASE WHEN msg.deleted_at IS NULL THEN msg.content END AS content,  -- noqa: RF04
-        CASE WHEN msg.deleted_at IS NULL THEN msg.attachment END AS attachment
+        CASE WHEN msg.deleted_at IS NULL THEN msg.attachment END AS attachment,
+        -- The quoted message's preview (quoted_preview: one index lookup, none when the
+        -- message quotes nothing); a deleted message shows no quote either.
+        CASE
+            WHEN msg.deleted_at IS NULL THEN quoted_preview(msg.room_id, msg.reply_to_id)
+        END AS reply_to
     FROM messages AS msg
     -- Keyed on the membership row: a non-member's NULL room_id matches no message. Seqs
     -- are gap-free (see page_by_offset), so the next `limit` messages are exactly the
@@ -386,6 +238,7 @@ SELECT
     m.edited_at,
     m.edit_count,
     m.deleted_at,
+    m.reply_to,
     (ru.user_id IS NOT NULL OR :user_id::uuid IS NULL) AS is_member
 FROM rooms AS r
 LEFT JOIN room_users AS ru
@@ -403,7 +256,12 @@ LEFT JOIN LATERAL (
         msg.edit_count,
         msg.deleted_at,
         CASE WHEN msg.deleted_at IS NULL THEN msg.content END AS content,  -- noqa: RF04
-        CASE WHEN msg.deleted_at IS NULL THEN msg.attachment END AS attachment
+        CASE WHEN msg.deleted_at IS NULL THEN msg.attachment END AS attachment,
+        -- The quoted message's preview (quoted_preview: one index lookup, none when the
+        -- message quotes nothing); a deleted message shows no quote either.
+        CASE
+            WHEN msg.deleted_at IS NULL THEN quoted_preview(msg.room_id, msg.reply_to_id)
+        END AS reply_to
     FROM messages AS msg
     WHERE
         msg.room_id = r.id
@@ -464,7 +322,8 @@ edited AS (
         m.created_at,
         m.edited_at,
         m.edit_count,
-        m.deleted_at
+        m.deleted_at,
+        m.reply_to_id
 ),
 
 bumped AS (
@@ -494,7 +353,8 @@ logged AS (
             'created_at', e.created_at,
             'edited_at', e.edited_at,
             'edit_count', e.edit_count,
-            'deleted', FALSE
+            'deleted', FALSE,
+            'reply_to', quoted_preview(e.room_id, e.reply_to_id)
         ) AS payload
     FROM edited AS e
     INNER JOIN bumped AS b ON e.room_id = b.id
@@ -519,7 +379,8 @@ SELECT
     l.type AS event_type,
     l.actor_id AS event_actor_id,
     l.payload AS event_payload,
-    l.created_at AS event_created_at
+    l.created_at AS event_created_at,
+    quoted_preview(e.room_id, e.reply_to_id) AS reply_to
 FROM edited AS e
 CROSS JOIN logged AS l;
 
@@ -586,6 +447,7 @@ SELECT
     d.deleted_at,
     NULL::text AS content,  -- noqa: RF04
     NULL::jsonb AS attachment,
+    NULL::jsonb AS reply_to,
     l.room_id AS event_room_id,
     l.event_seq,
     l.type AS event_type,

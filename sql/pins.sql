@@ -259,6 +259,7 @@ SELECT
     p.edited_at,
     p.edit_count,
     p.deleted_at,
+    p.reply_to,
     p.pinned_by,
     p.pinned_at,
     ru.user_id IS NOT NULL AS is_member
@@ -280,7 +281,10 @@ LEFT JOIN LATERAL (
         mp.pinned_by,
         mp.pinned_at,
         CASE WHEN m.deleted_at IS NULL THEN m.content END AS content,  -- noqa: RF04
-        CASE WHEN m.deleted_at IS NULL THEN m.attachment END AS attachment
+        CASE WHEN m.deleted_at IS NULL THEN m.attachment END AS attachment,
+        CASE
+            WHEN m.deleted_at IS NULL THEN quoted_preview(m.room_id, m.reply_to_id)
+        END AS reply_to
     FROM message_pins AS mp
     INNER JOIN messages AS m ON mp.room_id = m.room_id AND mp.message_id = m.id
     -- Keyed on the membership row: a non-member's NULL room_id matches no pin.

@@ -147,7 +147,12 @@ RETURNING
 -- name: rooms_of_user(user_id)
 -- The user's rooms, most recently active first (rooms without messages last, newest
 -- first), each with the user's role, read marker and exact unread count (the
--- member_unread view, shared with members.unread_counts).
+-- member_unread view, shared with members.unread_counts); the room's last message as a
+-- preview (last_message: message_preview(), the same jsonb a reply shows of what it
+-- quotes, NULL when the room has no message); and for a
+-- direct room the other user (direct_user_* columns, NULL once that user is deleted, and
+-- for other rooms). The last message is the one at the room's last_seq, found through
+-- messages_room_seq_key, so the list costs one index probe per room whatever the history.
 SELECT
     r.id,
     r.kind,
@@ -160,8 +165,76 @@ SELECT
     r.updated_at,
     mu.role,
     mu.last_read_seq,
-    mu.unread_count
+    mu.unread_count,
+    du.id AS direct_user_id,
+    du.username AS direct_user_username,
+    du.display_name AS direct_user_display_name,
+    CASE WHEN lm.id IS NOT NULL THEN message_preview(lm) END AS last_message
 FROM member_unread AS mu
 INNER JOIN rooms AS r ON mu.room_id = r.id
+LEFT JOIN messages AS lm ON r.id = lm.room_id AND r.last_seq = lm.seq
+-- The pair column that is not the reader; a deleted user's column is NULL, which joins
+-- nothing.
+LEFT JOIN users AS du
+    ON
+        r.kind = 'direct'
+        AND CASE
+            WHEN mu.user_id = r.direct_user_low THEN r.direct_user_high
+            ELSE r.direct_user_low
+        END = du.id
 WHERE mu.user_id = :user_id
 ORDER BY r.last_message_at DESC NULLS LAST, r.created_at DESC, r.id ASC;
+
+-- name: public_rooms(after_name, after_id, limit)
+-- Up to `limit` public rooms after the keyset cursor (after_name, after_id) in the order
+-- (lower(name), id), each with its member count (rooms.member_count, kept by a trigger),
+-- its last activity (the last message, else the room's creation) and name_key, the
+-- lower(name) a next page's cursor carries. The first page starts after ('', any id): no
+-- name is empty. Walks rooms_public_name_idx from the cursor, so a page reads only its own
+-- rows however many rooms there are.
+SELECT
+    r.id,
+    r.kind,
+    r.name,
+    r.description,
+    r.created_by,
+    r.last_seq,
+    r.last_message_at,
+    r.created_at,
+    r.updated_at,
+    r.member_count,
+    coalesce(r.last_message_at, r.created_at) AS last_activity_at,
+    lower(r.name) AS name_key
+FROM rooms AS r
+WHERE
+    r.kind = 'public'
+    AND (lower(r.name), r.id) > (:after_name::text, :after_id::uuid)
+ORDER BY lower(r.name) ASC, r.id ASC
+LIMIT :limit;
+
+-- name: search_public_rooms(pattern, after_name, after_id, limit)
+-- public_rooms, only the rooms whose lowercased name matches the LIKE pattern (built by
+-- the caller with its wildcards escaped: '%' || term || '%'; lowered here as the names are,
+-- so both go through the same lower()). rooms_public_name_trgm_idx finds the matches from
+-- the term's trigrams; a term too short for trigrams, or one the planner guesses common,
+-- walks rooms_public_name_idx from the cursor instead, filtering, up to a page of matches.
+SELECT
+    r.id,
+    r.kind,
+    r.name,
+    r.description,
+    r.created_by,
+    r.last_seq,
+    r.last_message_at,
+    r.created_at,
+    r.updated_at,
+    r.member_count,
+    coalesce(r.last_message_at, r.created_at) AS last_activity_at,
+    lower(r.name) AS name_key
+FROM rooms AS r
+WHERE
+    r.kind = 'public'
+    AND lower(r.name) LIKE lower(:pattern)
+    AND (lower(r.name), r.id) > (:after_name::text, :after_id::uuid)
+ORDER BY lower(r.name) ASC, r.id ASC
+LIMIT :limit;

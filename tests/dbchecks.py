@@ -21,6 +21,7 @@ from tests.servers import PROJECT
 CHECKS = PROJECT / "db" / "checks"
 catalog: Any = aiosql.from_path(CHECKS / "catalog.sql", "apsycopg")
 probes: Any = aiosql.from_path(CHECKS / "probes.sql", "apsycopg")
+conversations: Any = aiosql.from_path(CHECKS / "conversations.sql", "apsycopg")
 
 
 @asynccontextmanager

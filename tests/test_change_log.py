@@ -23,6 +23,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from chatstore import ChatStore, CreateMessage, Settings
+from chatstore.conversation_models import MessagePreview
 from chatstore.db import Database
 from chatstore.errors import (
     AlreadyExists,
@@ -122,6 +123,20 @@ def as_read(message: Message) -> dict[str, Any]:
         "edited_at": message.edited_at,
         "edit_count": message.edit_count,
         "deleted": False,
+        "reply_to": None if message.reply_to is None else quoted(message.reply_to),
+    }
+
+
+def quoted(preview: MessagePreview) -> dict[str, Any]:
+    """A reply's preview, the way the log's payload spells it (sql's message_preview)."""
+    return {
+        "id": str(preview.id),
+        "seq": preview.seq,
+        "sender_id": None if preview.sender_id is None else str(preview.sender_id),
+        "kind": preview.kind,
+        "created_at": preview.created_at.isoformat(),
+        "content": preview.content,
+        "is_deleted": preview.is_deleted,
     }
 
 

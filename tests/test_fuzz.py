@@ -49,6 +49,7 @@ from chatstore import (
     CreateMessage,
     NotFound,
     PinCursor,
+    PublicRoomCursor,
     ReactorCursor,
     ValidationError,
 )
@@ -223,6 +224,7 @@ def kinds(world: World) -> dict[str, Kind]:
             "size": size,
         },
     )
+    message_id = _ids(world.messages)
     message = {
         "room_id": room,
         "sender_id": user,
@@ -230,6 +232,7 @@ def kinds(world: World) -> dict[str, Kind]:
         "kind": value_kind(st.just("text"), "system", "TEXT"),
         "attachment": value_kind(st.none()),
         "client_id": text_kind(st.none() | words),
+        "reply_to_id": Kind(st.none() | message_id.valid, message_id.hostile),
     }
     text_message = record_kind(CreateMessage, message)
     media = {
@@ -239,7 +242,6 @@ def kinds(world: World) -> dict[str, Kind]:
         "attachment": attachment,
     }
     media_message = record_kind(CreateMessage, media)
-    message_id = _ids(world.messages)
     instant = st.datetimes(timezones=st.just(UTC))
 
     def cursor_kind(build: Callable[..., object], key: st.SearchStrategy[Any]) -> Kind:
@@ -273,6 +275,16 @@ def kinds(world: World) -> dict[str, Kind]:
         ),
         "reactor_cursor?": cursor_kind(ReactorCursor, st.uuids()),
         "pin_cursor?": cursor_kind(PinCursor, st.uuids()),
+        # The directory's cursor: a lowercased name and a room id.
+        "public_cursor?": Kind(
+            st.none() | st.builds(PublicRoomCursor, st.text(max_size=10), st.uuids()),
+            either(
+                HOSTILE,
+                st.builds(PublicRoomCursor, HOSTILE, st.uuids()),
+                st.builds(PublicRoomCursor, tainted(st.text(max_size=5)), st.uuids()),
+                st.builds(PublicRoomCursor, st.text(max_size=5), HOSTILE),
+            ),
+        ),
         "ids": Kind(
             st.lists(user.valid | room.valid, max_size=3),
             either(HOSTILE, st.lists(HOSTILE | user.hostile, min_size=1, max_size=2)),
@@ -409,6 +421,7 @@ rooms.add_member room user role=role? acting_user_id=user??
 !rooms.remove_member room user acting_user_id=user??
 !rooms.set_role room user role acting_user_id=user
 rooms.list_members room user_id=user?? limit=limit? offset=offset?
+rooms.public_rooms search=text?? after=public_cursor?? limit=limit?
 messages.create create_message
 messages.get message user_id=user
 messages.find_by_room room limit=limit? offset=offset? user_id=user??
@@ -421,6 +434,8 @@ messages.delete message acting_user_id=user
 messages.mark_as_read message user
 messages.receipts message user_id=user
 messages.unread_counts user
+messages.mark_read_up_to room user seq=seq??
+messages.mark_all_read user
 reactions.add message reaction user_id=user
 reactions.remove message reaction user_id=user
 reactions.reactions message user_id=user
@@ -440,6 +455,7 @@ presence.disconnect user device
 presence.is_online user
 presence.online_devices user
 presence.online_many ids
+presence.snapshot ids
 presence.sweep
 presence.run_sweeper interval
 typing.start room user
@@ -457,6 +473,7 @@ log.append room event_type payload actor_id=user
 log.prune older_than batch=batch?
 store.send_message create_message
 store.unread_counts user
+store.mark_all_read user
 store.append_event room event_type payload actor_id=user
 store.publish_ephemeral room event_type payload user_id=user
 store.connect user device cursors=cursors? follow=ids?
@@ -674,6 +691,9 @@ REPORTED: list[tuple[str, Callable[[ChatStore, uuid.UUID, uuid.UUID], Awaitable[
     ("data", lambda s, u, r: s.sessions.create(u, {"k": "\ud800"})),
     ("event", lambda s, u, r: publish(s.redis, "x", "room:{x}")),  # type: ignore[arg-type]
     ("user_ids", lambda s, u, r: s.presence.online_many(7)),  # type: ignore[arg-type]
+    ("user_ids", lambda s, u, r: s.presence.snapshot([uuid.uuid4() for _ in range(1001)])),
+    ("search", lambda s, u, r: s.rooms.public_rooms(search="a\ud800")),
+    ("seq", lambda s, u, r: s.messages.mark_read_up_to(r, u, -1)),
     ("older_than", lambda s, u, r: s.log.prune(timedelta.max)),
     ("reaction", lambda s, u, r: s.reactions.add(uuid.uuid4(), "\ud83d", user_id=u)),
     ("before", lambda s, u, r: s.pins.pins(r, user_id=u, before="newest")),  # type: ignore[arg-type]

@@ -134,6 +134,38 @@ CONVERSATION_QUERIES = {
     "pins.unpin_message": "message_pins",
     "pins.room_pins": "message_pins",
 }
+# The public room directory: many public rooms (and private ones, which it never lists), so
+# that reading every room would show; the main dataset has too few rooms for that.
+PUBLIC_ROOMS, PRIVATE_ROOMS = 30_000, 10_000
+DIRECTORY: Any = aiosql.from_str(
+    """
+-- name: bulk_load_directory(public_rooms, private_rooms)!
+-- Public rooms named '<a word of 8 pseudo-random letters> <n>' ('Awtgsqaa 1'), so that
+-- trigrams are about as varied as in real names; then private ones named alike.
+INSERT INTO rooms (kind, name)
+SELECT
+    CASE WHEN g.n <= :public_rooms::integer THEN 'public' ELSE 'private' END,
+    initcap(w.word) || ' ' || g.n
+FROM generate_series(1, :public_rooms::integer + :private_rooms::integer) AS g (n)
+CROSS JOIN LATERAL (
+    SELECT string_agg(chr(97 + mod(get_byte(decode(md5(g.n || '-' || i), 'hex'), 0), 26)), '')
+    FROM generate_series(1, 8) AS i
+) AS w (word);
+
+-- name: analyze_directory()!
+-- Planner statistics after the bulk load (the expression indexes' too).
+ANALYZE rooms;
+
+-- name: public_room_at(position)^
+-- The directory cursor (name_key, id) of the position-th public room in directory order.
+SELECT lower(name) AS name_key, id
+FROM rooms
+WHERE kind = 'public'
+ORDER BY lower(name), id
+OFFSET :position::integer - 1 LIMIT 1;
+""",
+    "apsycopg",
+)
 SEARCH = """
 -- name: search_messages(pattern)
 -- returns messages matching
@@ -283,6 +315,7 @@ def test_no_query_reads_a_whole_large_table(loaded: dict[str, Any], room: str) -
     [
         *PAGES,
         "members.unread_counts",
+        "members.mark_read_up_to",
         "rooms.rooms_of_user",
         "messages.message_history",
         "receipts.message_receipts",
@@ -482,3 +515,97 @@ async def test_the_dataset_is_big_enough_to_matter(loaded: dict[str, Any]) -> No
     counts = {row["room_id"]: row["unread_count"] for row in rows}
     assert counts.pop(loaded["hot_room_id"]) == unread[HOT_MESSAGES]
     assert set(counts.values()) == {unread[PER_ROOM]}
+
+
+@pytest.fixture(scope="module")
+async def directory(pg_server: PgServer) -> dict[str, Any]:
+    """A database of its own with PUBLIC_ROOMS public and PRIVATE_ROOMS private rooms, and
+    directory cursors at its start and halfway through."""
+    url = pg_server.url("chatstore_directory_plans")
+    migrate(url, "up")
+    async with connect_async(url) as conn:
+        await DIRECTORY.bulk_load_directory(
+            conn, public_rooms=PUBLIC_ROOMS, private_rooms=PRIVATE_ROOMS
+        )
+        await DIRECTORY.analyze_directory(conn)
+        middle = await DIRECTORY.public_room_at(conn, position=PUBLIC_ROOMS // 2)
+    first = {"after_name": "", "after_id": uuid.UUID(int=0), "limit": 51}
+    return {
+        "url": url,
+        "first": first,
+        "middle": first | {"after_name": middle["name_key"], "after_id": middle["id"]},
+        # Four letters of the middle room's word: in a handful of names at most.
+        "rare": str(middle["name_key"])[1:5],
+        # Its whole word, as someone searching for that very room types it.
+        "word": str(middle["name_key"]).split(" ", 1)[0],
+    }
+
+
+def room_reads(url: str, key: str, params: Mapping[str, Any]) -> tuple[int, list[str], Any]:
+    """Rows of rooms the read-only query really read, the indexes its plan used, the plan."""
+    read, plan = analyzed_reads(url, key, params, "rooms")
+    indexes = sorted({str(n["Index Name"]) for n in plan_nodes(plan) if "Index Name" in n})
+    assert not [n for n in plan_nodes(plan) if n["Node Type"] == "Seq Scan"], json.dumps(
+        plan, indent=1
+    )
+    return read, indexes, plan
+
+
+def test_the_directory_dataset_makes_rooms_large(directory: dict[str, Any]) -> None:
+    large = find_large_tables(directory["url"])
+    assert large.get("rooms", 0) >= (PUBLIC_ROOMS + PRIVATE_ROOMS) * 0.9, large
+
+
+@pytest.mark.parametrize("where", ["first", "middle"])
+def test_a_directory_page_walks_the_name_index_reading_only_its_rows(
+    directory: dict[str, Any], where: str
+) -> None:
+    params = directory[where]
+    read, indexes, plan = room_reads(directory["url"], "rooms.public_rooms", params)
+    assert indexes == ["rooms_public_name_idx"], json.dumps(plan, indent=1)
+    assert read <= params["limit"], json.dumps(plan, indent=1)
+
+
+@pytest.mark.parametrize("where", ["first", "middle"])
+@pytest.mark.parametrize("term", ["rare", "1234", "word"])
+def test_a_selective_search_finds_its_rooms_through_the_trigram_index(
+    directory: dict[str, Any], where: str, term: str
+) -> None:
+    """A term that few names contain is looked up by its trigrams: the rooms read are the
+    matches (and the index's false positives), not the public rooms around them."""
+    words = {"rare": directory["rare"], "1234": "1234", "word": directory["word"]}
+    params = directory[where] | {"pattern": f"%{words[term]}%"}
+    read, indexes, plan = room_reads(directory["url"], "rooms.search_public_rooms", params)
+    assert "rooms_public_name_trgm_idx" in indexes, json.dumps(plan, indent=1)
+    assert read <= 100, json.dumps(plan, indent=1)
+
+
+@pytest.mark.parametrize("where", ["first", "middle"])
+@pytest.mark.parametrize("term", ["a", "zq", "e 1"])
+def test_a_common_or_short_search_walks_the_name_index(
+    directory: dict[str, Any], where: str, term: str
+) -> None:
+    """A term of one or two characters has no trigram, and one that many names contain is
+    cheaper found in name order: the name index is walked from the cursor, filtering, until
+    a page of matches is found; never a sequential scan of rooms."""
+    params = directory[where] | {"pattern": f"%{term}%"}
+    read, indexes, plan = room_reads(directory["url"], "rooms.search_public_rooms", params)
+    assert indexes == ["rooms_public_name_idx"], json.dumps(plan, indent=1)
+    assert read <= PUBLIC_ROOMS, json.dumps(plan, indent=1)
+
+
+def test_the_directory_queries_pass_the_plan_checks_with_rooms_large(
+    directory: dict[str, Any],
+) -> None:
+    """The guardrails' own check, naming rooms as the large table: no scan of it, no sort of
+    thousands of its rows for a page."""
+    queries, _ = load_queries([SQL])
+    directory_keys = {"rooms.public_rooms", "rooms.search_public_rooms"}
+    problems = plan_problems(
+        directory["url"],
+        [SQL],
+        directory["middle"] | {"pattern": f"%{directory['rare']}%"},
+        ["rooms"],
+    )
+    assert [p for p in problems if p.split(" ", 1)[0] in directory_keys] == []
+    assert directory_keys <= {q.key for q in queries}

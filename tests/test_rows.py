@@ -68,6 +68,7 @@ def test_row_builder_builds_what_from_row_builds_and_stays_frozen() -> None:
         "edited_at": None,
         "edit_count": 0,
         "deleted_at": None,
+        "reply_to": None,
         "extra column": "left behind",
     }
 

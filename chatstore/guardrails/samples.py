@@ -46,6 +46,8 @@ SAMPLE_VALUES: Final[Mapping[str, Any]] = {
     # Keyset cursors of reactors (oldest first) and pins (newest first).
     "after_at": datetime(2026, 1, 1, tzinfo=UTC),
     "before_at": datetime(2026, 1, 1, tzinfo=UTC),
+    # The public room directory's keyset cursor: a lowercased room name.
+    "after_name": "general",
 }
 
 _FLAG_PREFIXES: Final = ("is_", "set_", "has_")

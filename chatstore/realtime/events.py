@@ -44,6 +44,9 @@ KNOWN_EVENT_TYPES: Final = frozenset(
         # Ephemeral (no event_seq):
         "typing.changed",
         "receipt.read",
+        # On the user's own channel: their read markers moved (one room / every room).
+        "marker.moved",
+        "marker.all_read",
         "presence.changed",
         "room.deleted",
         # Local to a process, never published: a client stream's notices.
@@ -60,7 +63,7 @@ def room_channel(room_id: UUID | str) -> str:
 
 
 def user_channel(user_id: UUID | str) -> str:
-    """Per-user channel: presence changes of that user."""
+    """Per-user channel: presence changes of that user, and their read markers moving."""
     return f"user:{{{user_id}}}"
 
 

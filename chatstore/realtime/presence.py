@@ -31,10 +31,12 @@ from typing import Any, cast
 import redis.asyncio
 
 from chatstore import validation
+from chatstore.conversation_models import PresenceSnapshot
 from chatstore.errors import ChatStoreError, ValidationError
 from chatstore.realtime.connection import redis_errors
 from chatstore.realtime.due import DueIndex, score_arg, text_of
 from chatstore.realtime.events import Event, user_channel
+from chatstore.realtime.presence_snapshot import LastSeenLookup, read_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,7 @@ class Presence:
         on_presence_change: PresenceChange | None = None,
         clock: Callable[[], float] = time.time,
         key_grace: float = 60.0,
+        last_seen: LastSeenLookup | None = None,
     ) -> None:
         self._redis = redis_client
         self._publish = publish
@@ -119,6 +122,8 @@ class Presence:
         # still find the marker and announce "offline" the normal way.
         self._grace = _positive("key_grace", key_grace)
         self._on_change = on_presence_change
+        # PostgreSQL's last_seen_at, for users Redis holds nothing of (snapshot).
+        self._last_seen = last_seen
         self._clock = clock
         self._touch = redis_client.register_script(_TOUCH)
         self._settle = redis_client.register_script(_SETTLE)
@@ -207,6 +212,20 @@ class Presence:
                     pipe.zcount(presence_key(user), f"({now}", "(+inf")
                 counts: list[Any] = await pipe.execute()
         return {user: int(count) > 0 for user, count in zip(users, counts, strict=True)}
+
+    async def snapshot(
+        self, user_ids: Collection[uuid.UUID | str]
+    ) -> dict[uuid.UUID, PresenceSnapshot]:
+        """Per user (at most 1,000): online, live devices and last seen, in one pipelined
+        round trip plus at most one PostgreSQL query (chatstore.realtime.presence_snapshot)."""
+        return await read_snapshot(
+            self._redis,
+            user_ids,
+            key=presence_key,
+            now=self._clock(),
+            ttl=self._ttl,
+            last_seen=self._last_seen,
+        )
 
     async def sweep(self) -> list[uuid.UUID]:
         """Announce users whose devices all stopped heartbeating; the users that went offline.

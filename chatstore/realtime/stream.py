@@ -165,9 +165,12 @@ class ClientStream:
 
     async def _pump(self) -> None:
         assert self._ephemeral is not None
+        mine = str(self.user_id)
         async for event in self._ephemeral:
             if event.type.startswith("member.") and event.event_seq is not None:
                 self._refresh_wanted.set()  # a hint that this user's rooms changed
+            elif event.type.startswith("marker.") and event.payload.get("user_id") != mine:
+                pass  # a followed user's read markers: news for that user's devices only
             elif event.type != "subscription.resync":
                 self._queue.put_nowait(event)
 

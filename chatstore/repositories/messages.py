@@ -23,7 +23,7 @@ from chatstore import validation
 from chatstore.commit_outcome import run_idempotent
 from chatstore.db import current_connection
 from chatstore.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from chatstore.mapping import ColumnsBuilder, from_row, row_builder
+from chatstore.mapping import ColumnsBuilder, from_row, message_preview, row_builder
 from chatstore.models import (
     Attachment,
     CreateMessage,
@@ -383,9 +383,11 @@ def _attachment(value: Mapping[str, Any] | None) -> Attachment | None:
     )
 
 
+# How a Message's fields that are not plain columns are built from theirs (None stays None).
+MESSAGE_CONVERSIONS: Final = {"attachment": _attachment, "reply_to": message_preview}
 # On every row of every page: slots filled directly (chatstore.mapping), from tuples there.
-_message = row_builder(Message, {"attachment": _attachment})
-_messages = ColumnsBuilder(Message, {"attachment": _attachment})
+_message = row_builder(Message, MESSAGE_CONVERSIONS)
+_messages = ColumnsBuilder(Message, MESSAGE_CONVERSIONS)
 
 
 def _revision(row: Row) -> MessageRevision:

@@ -31,8 +31,9 @@ from chatstore import validation
 from chatstore.conversation_models import Pin, PinChange, PinCursor, PinPage
 from chatstore.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from chatstore.mapping import row_builder
-from chatstore.models import Attachment, Message
+from chatstore.models import Message
 from chatstore.repositories.base import Repository
+from chatstore.repositories.messages import MESSAGE_CONVERSIONS
 from chatstore.repositories.reactions import require_member, room_write
 from chatstore.rows import all_rows
 
@@ -151,14 +152,8 @@ def _change(row: Row) -> PinChange:
     )
 
 
-def _attachment(value: Mapping[str, Any]) -> Attachment:
-    return Attachment(
-        url=value["url"], name=value["name"], mime_type=value["mime_type"], size=int(value["size"])
-    )
-
-
-# The message as normal reads return it (chatstore.repositories.messages builds it alike).
-_message = row_builder(Message, {"attachment": _attachment})
+# The message as normal reads return it, built as chatstore.repositories.messages builds it.
+_message = row_builder(Message, MESSAGE_CONVERSIONS)
 
 
 __all__ = ["PinRepository"]

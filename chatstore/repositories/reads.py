@@ -15,6 +15,7 @@ import dataclasses
 from typing import Any, Final
 
 from chatstore.models import LogEntry, Member, Message, MessageRevision, Receipt, Room, User
+from chatstore.repositories.room_list import DIRECT_USER_COLUMNS
 
 
 def _fields(cls: type[Any]) -> frozenset[str]:
@@ -50,6 +51,10 @@ _USERS = "UserRepository"
 _EVENTS = "EventLogRepository"
 _REACTIONS = "ReactionRepository"
 _PINS = "PinRepository"
+_MARKERS = "ReadMarkerRepository"
+_DIRECTORY = "RoomDirectory"
+# A room of the public directory (chatstore.repositories.room_directory).
+_PUBLIC_ROOM = ROOM | {"member_count", "last_activity_at", "name_key"}
 _PAGE = MESSAGE | {"is_member", "room_last_seq"}
 # What a reaction or pin write returns besides its log entry (reactions.room_write).
 _ROOM_WRITE = APPENDED | {"room_id", "message_id", "is_member", "is_deleted", "is_stale", "changed"}
@@ -79,10 +84,15 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "members.set_member_role": (_ROOMS, MEMBER | APPENDED),
     "members.remove_member": (_ROOMS, APPENDED),
     "members.list_members": (_ROOMS, MEMBER),
+    "members.mark_read_up_to": (
+        _MARKERS,
+        frozenset({"is_member", "moved", "last_read_seq", "unread_count"}),
+    ),
+    "members.mark_all_read": (_MARKERS, frozenset({"moved_count"})),
     # sql/messages.sql
-    "messages.send_message": (
+    "sending.send_message": (
         _MESSAGES,
-        MESSAGE | APPENDED | {"room_found", "is_member", "same_payload"},
+        MESSAGE | APPENDED | {"room_found", "is_member", "same_payload", "reply_ok"},
     ),
     "messages.get_message": (_MESSAGES, MESSAGE | {"is_member"}),
     "messages.page_before": (_MESSAGES, _PAGE),
@@ -101,6 +111,10 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "pins.room_pins": (_PINS, MESSAGE | {"pinned_by", "pinned_at", "is_member"}),
     # sql/presence.sql
     "presence.co_members": ("ChatStore.connect", frozenset({"user_id"})),
+    "presence.last_seen_many": (
+        "ChatStore (Presence.snapshot)",
+        frozenset({"user_id", "last_seen_at"}),
+    ),
     # sql/reactions.sql
     "reactions.add_reaction": (_REACTIONS, _ROOM_WRITE | {"reaction_count"}),
     "reactions.remove_reaction": (_REACTIONS, _ROOM_WRITE | {"reaction_count"}),
@@ -125,7 +139,12 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "rooms.get_room": (_ROOMS, ROOM),
     "rooms.get_room_with_role": (_ROOMS, ROOM | {"member_role"}),
     "rooms.update_room": (_ROOMS, ROOM | APPENDED),
-    "rooms.rooms_of_user": (_ROOMS, ROOM | {"role", "last_read_seq", "unread_count"}),
+    "rooms.rooms_of_user": (
+        _ROOMS,
+        ROOM | {"role", "last_read_seq", "unread_count", "last_message"} | DIRECT_USER_COLUMNS,
+    ),
+    "rooms.public_rooms": (_DIRECTORY, _PUBLIC_ROOM),
+    "rooms.search_public_rooms": (_DIRECTORY, _PUBLIC_ROOM),
     "rooms.insert_direct_room": (_ROOMS, ROOM),
     "rooms.get_direct_room": (_ROOMS, ROOM),
     # sql/sessions.sql

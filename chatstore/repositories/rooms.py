@@ -38,6 +38,7 @@ from chatstore.mapping import from_row, row_builder
 from chatstore.models import Member, Role, Room, RoomKind, UserRoom
 from chatstore.repositories.base import Repository
 from chatstore.repositories.changelog import appended_all, entry
+from chatstore.repositories.room_list import user_room
 from chatstore.rows import all_rows
 
 Row = Mapping[str, Any]
@@ -67,15 +68,6 @@ _room = row_builder(Room)
 
 def _member(row: Row) -> Member:
     return from_row(Member, row)
-
-
-def _user_room(row: Row) -> UserRoom:
-    return UserRoom(
-        room=_room(row),
-        role=row["role"],
-        last_read_seq=row["last_read_seq"],
-        unread_count=row["unread_count"],
-    )
 
 
 def _refuse_direct(room: Room, rule: str) -> None:
@@ -219,14 +211,15 @@ class RoomRepository(Repository):
             raise NotFound("room", room_uuid)
 
     async def rooms_of_user(self, user_id: uuid.UUID | str) -> list[UserRoom]:
-        """The user's rooms, most recently active first, with role and exact unread count.
+        """The user's rooms, most recently active first, with role, exact unread count, the
+        last message's preview and a direct room's other user (chatstore.repositories.room_list).
 
         An unknown user simply has no rooms (one query, no existence check on the hot path).
         """
         user_uuid = check.uuid_value("user_id", user_id)
         async with self._db.connection() as conn:
             rows = await all_rows(self._queries.rooms.rooms_of_user_cursor, conn, user_id=user_uuid)
-        return [_user_room(row) for row in rows]
+        return [user_room(row) for row in rows]
 
     # ---- direct rooms ----------------------------------------------------------------
 

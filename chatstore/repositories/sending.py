@@ -55,13 +55,15 @@ class NewMessage:
     content: str
     attachment: Jsonb | None
     client_id: str | None
+    reply_to_id: UUID | None
 
 
 async def send(db: Database, new: NewMessage) -> Row:
     """The stored message's row (with event_* columns when this call appended it).
 
     Raises NotFound (room), PermissionDenied (not a member), Conflict (client_id already
-    used for different content), and OutcomeUnknown when PostgreSQL stopped answering after
+    used for different content), ValidationError (reply_to_id: no message of this room, or
+    a deleted one; nothing written), and OutcomeUnknown when PostgreSQL stopped answering after
     the send reached it and could not be asked again within the bound.
     """
     params = {
@@ -72,6 +74,7 @@ async def send(db: Database, new: NewMessage) -> Row:
         "content": new.content,
         "attachment": new.attachment,
         "client_id": new.client_id,
+        "reply_to_id": new.reply_to_id,
     }
     # Inside a caller's transaction a failed statement aborts the whole transaction, so
     # there is nothing to run again: the transaction's own COMMIT handling decides.
@@ -79,7 +82,7 @@ async def send(db: Database, new: NewMessage) -> Row:
 
     async def run() -> Row:
         async with db.connection() as conn:
-            row = await db.queries.messages.send_message(conn, **params)
+            row = await db.queries.sending.send_message(conn, **params)
         return _outcome(row, new.room_id)
 
     async def attempt() -> Row:
@@ -104,6 +107,8 @@ def _outcome(row: Row | None, room_id: UUID) -> Row:
         raise PermissionDenied("only members of a room can send to it")
     if row["same_payload"] is False:
         raise Conflict("client_id", "was already used for a different message")
+    if row["same_payload"] is None and not row["reply_ok"]:  # a new send, not a retry
+        raise ValidationError("reply_to_id", "must be a message of this room that is not deleted")
     if row["id"] is None:  # the room was deleted while this send waited for it
         raise NotFound("room", room_id)
     return row
@@ -131,7 +136,12 @@ def validated(message: object) -> NewMessage:
         if message.client_id is None
         else validation.text("client_id", message.client_id, max_chars=validation.CLIENT_ID_MAX)
     )
-    return NewMessage(room_id, sender_id, kind, content, attachment, client_id)
+    reply_to_id = (
+        None
+        if message.reply_to_id is None
+        else validation.uuid_value("reply_to_id", message.reply_to_id)
+    )
+    return NewMessage(room_id, sender_id, kind, content, attachment, client_id, reply_to_id)
 
 
 def _attachment_json(attachment: object) -> Jsonb:
