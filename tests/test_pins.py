@@ -17,7 +17,7 @@ from chatstore.conversation_models import PinCursor
 from chatstore.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from chatstore.models import Attachment
 from chatstore.queries import load_queries
-from tests.dbchecks import connect
+from tests.dbchecks import connect, conversations, rows
 from tests.test_change_log import Published, statements
 from tests.test_reactions import World, head, log_tail, make_world, until_waiting_for_a_lock
 from tests.test_streams import take
@@ -32,10 +32,7 @@ async def world(store: ChatStore) -> World:
 
 async def pin_rows(store: ChatStore) -> list[dict[str, object]]:
     async with connect(store.settings.database_url) as conn:
-        cursor = await conn.execute(
-            "SELECT message_id, pinned_by FROM message_pins ORDER BY pinned_at, message_id"
-        )
-        return list(await cursor.fetchall())
+        return await rows(conversations.pin_rows(conn))
 
 
 # -- who may pin -----------------------------------------------------------------------------

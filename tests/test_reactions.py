@@ -7,7 +7,6 @@ no-ops), cascades, and exact counts when adds race for the room lock.
 from __future__ import annotations
 
 import asyncio
-import re
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -19,13 +18,20 @@ from typing import Any
 import psycopg
 import pytest
 
-from chatstore import ChatStore, CreateMessage, ReactionChange, ReactionCount, ReactorPage
+from chatstore import (
+    ChatStore,
+    CreateMessage,
+    ReactionChange,
+    ReactionCount,
+    ReactorPage,
+    validation,
+)
 from chatstore.conversation_models import ReactorCursor
 from chatstore.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from chatstore.models import LogEntry, Message
 from chatstore.queries import load_queries
 from chatstore.validation import _REACTION_REFUSED
-from tests.dbchecks import connect
+from tests.dbchecks import connect, conversations
 from tests.test_change_log import Published, make_users, statements
 
 
@@ -82,8 +88,7 @@ def counts(found: list[ReactionCount]) -> list[tuple[str, int, bool]]:
 
 async def reaction_rows(store: ChatStore) -> int:
     async with connect(store.settings.database_url) as conn:
-        cursor = await conn.execute("SELECT count(*) AS n FROM message_reactions")
-        row = await cursor.fetchone()
+        row = await conversations.count_reactions(conn)
     assert row is not None
     return int(row["n"])
 
@@ -318,31 +323,73 @@ def test_python_refuses_exactly_whitespace_and_control_characters() -> None:
     assert matched == refused
 
 
+REACTION_CHECK = "message_reactions_reaction_format"
+
+
+async def refused_by_the_check(
+    conn: psycopg.AsyncConnection[Any], probe: Any, **params: Any
+) -> bool:
+    """Whether the table's reaction check refuses what the db/checks `probe` inserts into
+    reaction_probe (rolled back either way); any other error is raised."""
+    try:
+        async with conn.transaction(force_rollback=True):
+            await probe(conn, **params)
+    except psycopg.errors.CheckViolation as refused:
+        constraint = refused.diag.constraint_name
+    else:
+        return False
+    assert constraint == REACTION_CHECK, constraint
+    return True
+
+
+async def refused_code_points(conn: psycopg.AsyncConnection[Any], low: int, high: int) -> list[int]:
+    """The code points from low to high (surrogates skipped) whose one-character key the
+    table's check refuses. The whole range goes into reaction_probe in one INSERT; only a
+    refused range is split in two and tried again, down to single code points, so the
+    million-odd keys cost a few hundred statements."""
+    if not await refused_by_the_check(conn, conversations.probe_code_points, low=low, high=high):
+        return []
+    if low == high:
+        return [low]
+    middle = (low + high) // 2
+    below = await refused_code_points(conn, low, middle)
+    return below + await refused_code_points(conn, middle + 1, high)
+
+
+async def table_accepts(conn: psycopg.AsyncConnection[Any], key: str) -> bool:
+    """Whether the table's check lets `key` in."""
+    return not await refused_by_the_check(conn, conversations.probe_reaction, reaction=key)
+
+
+def python_accepts(key: str) -> bool:
+    try:
+        validation.reaction(key)
+    except ValidationError:
+        return False
+    return True
+
+
 async def test_the_table_check_refuses_exactly_what_python_refuses(database_url: str) -> None:
-    """The message_reactions_reaction_format check, evaluated for every code point (PostgreSQL
-    text cannot hold NUL or surrogates), refuses the same characters as the Python rule, and
-    counts length in code points as Python does."""
+    """The message_reactions_reaction_format check, tried on a one-character key for every
+    code point (PostgreSQL text cannot hold NUL or surrogates), refuses the same characters
+    as the Python rule, and counts length in code points as Python does.
+
+    The keys go into reaction_probe, a temporary table PostgreSQL itself shapes like
+    message_reactions with its CHECK constraints copied from the catalog (LIKE ... INCLUDING
+    CONSTRAINTS), so what is tried is the table's own check, not a copy of its text."""
     async with connect(database_url) as conn:
-        cursor = await conn.execute(
-            "SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint"
-            " WHERE conname = 'message_reactions_reaction_format'"
-        )
-        row = await cursor.fetchone()
-        assert row is not None
-        check = re.sub(r"\breaction\b", "chr(c)", row["definition"].removeprefix("CHECK "))
-        # The check's own text, from the catalog, applied to every code point.
-        refused = (
-            "SELECT coalesce(array_agg(c ORDER BY c), '{}') AS codes"  # noqa: S608
-            " FROM generate_series(1, 1114111) AS g (c)"
-            f" WHERE (c < 55296 OR c > 57343) AND NOT {check}"
-        )
-        row = await (await conn.execute(refused)).fetchone()
-        assert row is not None
-        assert row["codes"] == [c for c in range(1, 0x110000) if _REACTION_REFUSED.search(chr(c))]
-        keys = f"SELECT {check.replace('chr(c)', '%(key)s::text')} AS ok"
-        for key, ok in (("é" * 32, True), ("é" * 33, False), ("👨‍👩‍👧‍👦", True)):
-            row = await (await conn.execute(keys, {"key": key})).fetchone()
-            assert row == {"ok": ok}, key
+        await conversations.create_reaction_probe(conn)
+        refused = await refused_code_points(conn, 1, 0x10FFFF)
+        assert refused == [c for c in range(1, 0x110000) if _REACTION_REFUSED.search(chr(c))]
+        for key, ok in (
+            ("é" * 32, True),
+            ("é" * 33, False),
+            ("👍" * 32, True),
+            ("👍" * 33, False),
+            ("👨‍👩‍👧‍👦", True),
+            ("", False),
+        ):
+            assert (await table_accepts(conn, key), python_accepts(key)) == (ok, ok), key
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -520,11 +567,7 @@ def sent_by_others(
 async def until_waiting_for_a_lock(conn: psycopg.AsyncConnection[Any]) -> None:
     """Until another session of this database waits for a lock (the room row)."""
     for _ in range(500):
-        cursor = await conn.execute(
-            "SELECT count(*) AS n FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        row = await cursor.fetchone()
+        row = await conversations.sessions_waiting_for_a_lock(conn)
         if row is not None and row["n"]:
             return
         await asyncio.sleep(0.01)
