@@ -2,7 +2,8 @@
 
 Shows what the seed loaded, then signs up two users, logs in (and fails to), makes a public
 and a direct room, sends messages of each kind, edits one (with its history), soft-deletes
-one, walks history pages and catch-up, and shows read receipts and unread counts. Then two
+one, walks history pages and catch-up, and shows read receipts and unread counts; a reply,
+reactions, a pin, marking a room read and the room list with previews. Then two
 connected users: presence, typing, a message delivered live with its measured latency, a
 read receipt, and unread counts before and after. Each run
 uses new usernames, so it can run again and again on the same database.
@@ -161,6 +162,35 @@ async def converse(store: ChatStore, alice: User, bob: User, tag: str) -> None:
     print(f"  receipts of [{sent[4].seq}]: " + ", ".join(names[r.user_id] for r in readers))
     await store.messages.create(CreateMessage(direct.id, alice.id, "psst, a secret"))
     await show_unread(store, bob, names)
+    await conversation(store, alice, bob, sent[4], names)
+
+
+async def conversation(
+    store: ChatStore, alice: User, bob: User, plan: Message, names: dict[UUID | None, str]
+) -> None:
+    heading("Replies, reactions, pins and the room list")
+    reply = await store.messages.create(
+        CreateMessage(plan.room_id, bob.id, "count me in", reply_to_id=plan.id)
+    )
+    quoted = reply.reply_to
+    assert quoted is not None
+    print(f"{line(reply, names)}  (replying to [{quoted.seq}]: {quoted.content!r})")
+    for who, key in ((bob, "👍"), (alice, "👍"), (bob, ":tada:")):
+        await store.reactions.add(plan.id, key, user_id=who.id)
+    counts = await store.reactions.reactions(plan.id, user_id=alice.id)
+    shown = [f"{c.reaction} x{c.count}" + (" (alice too)" * c.reacted_by_me) for c in counts]
+    print(f"  reactions on [{plan.seq}]: " + ", ".join(shown))
+    await store.pins.pin(plan.id, user_id=alice.id)
+    pinned = (await store.pins.pins(plan.room_id, user_id=bob.id)).pins
+    print("  pinned: " + ", ".join(f"[{p.message.seq}] {p.message.content!r}" for p in pinned))
+    marker = await store.messages.mark_read_up_to(plan.room_id, bob.id)
+    print(f"  {bob.username} marks the room read: {marker.unread_count} unread")
+    for entry in await store.rooms.rooms_of_user(bob.id):
+        partner = entry.direct_user.username if entry.direct_user else "?"
+        name = f"#{entry.room.name}" if entry.room.name else f"direct with {partner}"
+        last = entry.last_message
+        text = "(none)" if last is None else repr(last.content or f"<{last.kind}>")
+        print(f"  room list: {name:<28} {entry.unread_count} unread, last {text}")
 
 
 async def wait_for(stream: AsyncIterator[Event], kind: str) -> Event:

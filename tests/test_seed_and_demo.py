@@ -85,6 +85,13 @@ def test_demo_prints_what_the_seed_loaded(database_url: str, redis_server: Redis
     assert "receipts of [5]: bob." in out
     assert "1 unread (last seq 6, read up to 4)" in out
     assert "0 unread (last seq 6, read up to 5)" in out
+    # Replies, reactions, pins and the room list with its previews.
+    assert "count me in  (replying to [5]: 'see you at 6')" in out
+    assert "reactions on [5]: 👍 x2 (alice too), :tada: x1" in out
+    assert "pinned: [5] 'see you at 6'" in out
+    assert "marks the room read: 0 unread" in out
+    assert "last 'count me in'" in out
+    assert "unread, last 'psst, a secret'" in out
     # Two connected users, live through Redis.
     assert "online=True" in out
     assert "1 typing in #live-" in out
