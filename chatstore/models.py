@@ -159,7 +159,8 @@ class LogEntry:
 
     `event_seq` is gap-free per room in commit order. `type` is one of chatstore's
     (`message.created`, `message.edited`, `message.deleted`, `member.joined`, `member.left`,
-    `member.removed`, `member.role_changed`, `room.updated`) or an application's own.
+    `member.removed`, `member.role_changed`, `room.updated`, `reaction.added`,
+    `reaction.removed`, `message.pinned`, `message.unpinned`) or an application's own.
     """
 
     room_id: UUID

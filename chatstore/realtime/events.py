@@ -41,6 +41,10 @@ KNOWN_EVENT_TYPES: Final = frozenset(
         "member.removed",
         "member.role_changed",
         "room.updated",
+        "reaction.added",
+        "reaction.removed",
+        "message.pinned",
+        "message.unpinned",
         # Ephemeral (no event_seq):
         "typing.changed",
         "receipt.read",
