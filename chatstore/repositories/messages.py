@@ -1,4 +1,5 @@
-"""MessageRepository: sending, reading, editing and deleting messages, and read receipts.
+"""MessageRepository: sending, reading, editing and deleting messages; read receipts and
+unread counts through ReceiptMethods (chatstore.repositories.receipts).
 
 Every method validates its input before touching the database, so bad input writes nothing,
 and checks that the acting user is a member of the message's room. The queries live in
@@ -14,30 +15,26 @@ docs/architecture.md, "The room change log").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
 from uuid import UUID
 
 from chatstore import validation
-from chatstore.commit_outcome import run_idempotent
-from chatstore.db import current_connection
 from chatstore.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from chatstore.mapping import ColumnsBuilder, from_row, message_preview, row_builder
+from chatstore.mapping import ColumnsBuilder, message_preview, row_builder
 from chatstore.models import (
     Attachment,
     CreateMessage,
     Message,
     MessagePage,
     MessageRevision,
-    Receipt,
-    UnreadCount,
 )
 from chatstore.repositories import sending
-from chatstore.repositories.base import Repository
 from chatstore.repositories.changelog import appended_all
+from chatstore.repositories.receipts import ReceiptMethods, require_member_flag
 from chatstore.repositories.sending import MEDIA_KINDS
-from chatstore.rows import all_rows, all_tuples, position
+from chatstore.rows import all_tuples, position
 
 Row = Mapping[str, Any]
 # An aiosql query in its `<name>_cursor` form.
@@ -49,7 +46,7 @@ CATCH_UP_MAX: Final = 1000
 NEWEST: Final = 2**63 - 1
 
 
-class MessageRepository(Repository):
+class MessageRepository(ReceiptMethods):
     """Messages in rooms. Only members of a room read, send to, or mark read in it."""
 
     # -- sending -----------------------------------------------------------------------------
@@ -76,7 +73,7 @@ class MessageRepository(Repository):
             row = await self._queries.messages.get_message(conn, message_id=message, user_id=reader)
         if row is None:
             raise NotFound("message", message)
-        _require_member(row["is_member"])
+        require_member_flag(row["is_member"])
         return _message(row)
 
     async def find_by_room(
@@ -196,7 +193,7 @@ class MessageRepository(Repository):
         if not rows:
             raise NotFound("room", params["room_id"])
         first = rows[0]
-        _require_member(first[position(names, "is_member")])
+        require_member_flag(first[position(names, "is_member")])
         build, id_at = _messages.for_columns(names), position(names, "id")
         messages = [build(row) for row in rows if row[id_at] is not None]
         return int(first[position(names, "room_last_seq")]), messages
@@ -250,7 +247,7 @@ class MessageRepository(Repository):
             ]
         if not rows:
             raise NotFound("message", message)
-        _require_member(rows[0]["is_member"])
+        require_member_flag(rows[0]["is_member"])
         return [_revision(row) for row in rows if row["revision"] is not None]
 
     async def delete(self, message_id: UUID | str, *, acting_user_id: UUID | str) -> Message:
@@ -274,87 +271,6 @@ class MessageRepository(Repository):
             await self._db.log_appended(appended_all([deleted]))
         return _message(deleted)
 
-    # -- read receipts and unread counts -----------------------------------------------------
-
-    async def mark_as_read(self, message_id: UUID | str, user_id: UUID | str) -> Receipt:
-        """Record that a member read a message and move their read marker forward to it.
-
-        The first read time is kept; the marker never moves backward, even when calls for
-        older messages race calls for newer ones.
-        """
-        receipt, _ = await self._mark_read(message_id, user_id)
-        return receipt
-
-    async def _mark_read(self, message_id: UUID | str, user_id: UUID | str) -> tuple[Receipt, int]:
-        """mark_as_read, also returning the seq the read marker moved to (one statement,
-        plus a second only when a concurrent call recorded the receipt first)."""
-        message = validation.uuid_value("message_id", message_id)
-        reader = validation.uuid_value("user_id", user_id)
-        queries = self._queries.receipts
-
-        async def attempt() -> tuple[Receipt, int]:
-            async with self._db.connection() as conn:
-                row = await queries.mark_read(conn, message_id=message, user_id=reader)
-                if row is None:
-                    raise NotFound("message", message)
-                _require_member(row["is_member"])
-                read_at = row["read_at"]
-                if read_at is None:
-                    # Recorded by a concurrent call after this statement's snapshot: a new
-                    # statement sees it.
-                    key = {"room_id": row["room_id"], "message_id": message, "user_id": reader}
-                    found = await queries.get_receipt(conn, **key)
-                    _require_member(found is not None)  # gone again: the member was removed
-                    read_at = found["read_at"]
-            receipt = Receipt(
-                room_id=row["room_id"], message_id=message, user_id=reader, read_at=read_at
-            )
-            return receipt, int(row["seq"])
-
-        # Marking read twice is marking read once (the marker only moves forward, the
-        # receipt keeps its first time), so a lost answer is settled by asking again.
-        return await run_idempotent(
-            self._db, attempt, "mark read", current_connection() is not None
-        )
-
-    async def receipts(self, message_id: UUID | str, *, user_id: UUID | str) -> list[Receipt]:
-        """Who read a message and when, earliest first."""
-        message = validation.uuid_value("message_id", message_id)
-        reader = validation.uuid_value("user_id", user_id)
-        async with self._db.connection() as conn:
-            rows = [
-                row
-                async for row in self._queries.receipts.message_receipts(
-                    conn, message_id=message, user_id=reader
-                )
-            ]
-        if not rows:
-            raise NotFound("message", message)
-        _require_member(rows[0]["is_member"])
-        return [_receipt(row) for row in rows if row["user_id"] is not None]
-
-    async def unread_counts(self, user_id: UUID | str) -> list[UnreadCount]:
-        """Exact unread counts of every room the user belongs to, most recently active first,
-        with each room's last seq and the user's read marker."""
-        return [
-            UnreadCount(
-                room_id=row["room_id"],
-                count=row["unread_count"],
-                last_seq=row["last_seq"],
-                last_read_seq=row["last_read_seq"],
-            )
-            for row in await self._unread_rows(user_id)
-        ]
-
-    async def unread_count_map(self, user_id: UUID | str) -> dict[UUID, int]:
-        """Room id -> unread count, as store.unread_counts returns it (no objects between)."""
-        return {row["room_id"]: row["unread_count"] for row in await self._unread_rows(user_id)}
-
-    async def _unread_rows(self, user_id: UUID | str) -> Sequence[Row]:
-        reader = validation.uuid_value("user_id", user_id)
-        async with self._db.connection() as conn:
-            return await all_rows(self._queries.members.unread_counts_cursor, conn, user_id=reader)
-
 
 # -- input -------------------------------------------------------------------------------------
 
@@ -362,16 +278,11 @@ class MessageRepository(Repository):
 # -- rows to models ------------------------------------------------------------------------------
 
 
-def _require_member(is_member: object) -> None:
-    if not is_member:
-        raise PermissionDenied("only members of a room can do this")
-
-
 def _locked_message(row: Row | None, message_id: UUID) -> Message:
     """The message lock_message returned, after the existence and membership checks."""
     if row is None:
         raise NotFound("message", message_id)
-    _require_member(row["actor_role"])
+    require_member_flag(row["actor_role"])
     return _message(row)
 
 
@@ -399,10 +310,6 @@ def _revision(row: Row) -> MessageRevision:
         written_at=row["written_at"],
         replaced_at=row["replaced_at"],
     )
-
-
-def _receipt(row: Row) -> Receipt:
-    return from_row(Receipt, row)
 
 
 def _page_going_back(
