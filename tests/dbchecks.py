@@ -62,9 +62,9 @@ def copy_sql_with_the_old_offset_page(tmp_path: Path) -> Path:
 
 
 def analyzed_page_reads(
-    url: str, folder: Path, key: str, params: Mapping[str, Any]
+    url: str, folder: Path, key: str, params: Mapping[str, Any], table: str = "messages"
 ) -> tuple[int, dict[str, Any]]:
-    """How many messages rows the read-only query `key` of `folder` really read, run under
+    """How many rows of `table` the read-only query `key` of `folder` really read, run under
     EXPLAIN ANALYZE in a read-only transaction (summed over the plan's nodes and loops),
     and the plan, for the failure message.
 
@@ -82,6 +82,6 @@ def analyzed_page_reads(
     read = sum(
         int(node["Actual Rows"]) * int(node["Actual Loops"])
         for node in plan_nodes(plan)
-        if node.get("Relation Name") == "messages"
+        if node.get("Relation Name") == table
     )
     return read, plan

@@ -24,10 +24,7 @@ from typing import Any
 
 import aiosql
 import bcrypt
-import psycopg
 import pytest
-from psycopg import sql
-from psycopg.rows import dict_row
 
 from chatstore.guardrails import (
     assert_plans_ok,
@@ -361,30 +358,8 @@ def test_reactor_and_pin_pages_read_only_their_rows(
 ) -> None:
     """Run for real on the hot message's thousands of reactors and the hot room's pins, from
     the first page and from halfway: a page reads at most its LIMIT of rows."""
-    read, plan = analyzed_reads(loaded["url"], key, loaded[room], table)
+    read, plan = analyzed_page_reads(loaded["url"], SQL, key, loaded[room], table)
     assert 0 < read <= loaded[room]["limit"], json.dumps(plan, indent=1)
-
-
-def analyzed_reads(
-    url: str, key: str, params: Mapping[str, Any], table: str
-) -> tuple[int, dict[str, Any]]:
-    """How many rows of `table` the read-only query `key` really read (EXPLAIN ANALYZE in a
-    read-only transaction, summed over the plan's nodes and loops), and the plan."""
-    queries, _ = load_queries([SQL])
-    query = next(q for q in queries if q.key == key)
-    statement = sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) ") + sql.SQL(query.sql)
-    with psycopg.connect(url, row_factory=dict_row) as conn:
-        conn.read_only = True
-        row = conn.execute(statement, {name: params[name] for name in query.parameters}).fetchone()
-        conn.rollback()
-    assert row is not None
-    plan: dict[str, Any] = row["QUERY PLAN"][0]["Plan"]
-    read = sum(
-        int(node["Actual Rows"]) * int(node["Actual Loops"])
-        for node in plan_nodes(plan)
-        if node.get("Relation Name") == table
-    )
-    return read, plan
 
 
 # Near the hot room's end no other room has seqs that high, so with an open range the
@@ -543,7 +518,7 @@ async def directory(pg_server: PgServer) -> dict[str, Any]:
 
 def room_reads(url: str, key: str, params: Mapping[str, Any]) -> tuple[int, list[str], Any]:
     """Rows of rooms the read-only query really read, the indexes its plan used, the plan."""
-    read, plan = analyzed_reads(url, key, params, "rooms")
+    read, plan = analyzed_page_reads(url, SQL, key, params, "rooms")
     indexes = sorted({str(n["Index Name"]) for n in plan_nodes(plan) if "Index Name" in n})
     assert not [n for n in plan_nodes(plan) if n["Node Type"] == "Seq Scan"], json.dumps(
         plan, indent=1
