@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
-if TYPE_CHECKING:  # conversation_models imports this module: names for annotations only
-    from chatstore.conversation_models import MessagePreview, UserSummary
+if TYPE_CHECKING:  # these modules import this one: names for annotations only
+    from chatstore.conversation_models import MessagePreview, ReactionCount, UserSummary
+    from chatstore.thread_models import ThreadSummary
 
 RoomKind = Literal["public", "private", "direct"]
 Role = Literal["owner", "admin", "member"]
@@ -87,6 +88,15 @@ class CreateMessage:
     client_id: str | None = None
     # The message of the same room this one replies to (quotes); it must not be deleted.
     reply_to_id: UUID | str | None = None
+    # The root of the thread this message replies in: a message of the same room, not
+    # deleted and not a thread reply itself. A thread reply stays in its thread unless
+    # `also_to_room` (then room pages that leave thread replies out show it too).
+    thread_root_id: UUID | str | None = None
+    also_to_room: bool = False
+    # Users this message mentions (members only: anyone else is dropped, not refused), and
+    # whether it mentions the whole room (owners and admins, or a direct room's users).
+    mention_ids: tuple[UUID | str, ...] = ()
+    mentions_room: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +119,20 @@ class Message:
     # What this message quotes, as every read shows it (a deleted original as deleted,
     # never its content); None when it quotes nothing, and for a deleted message.
     reply_to: MessagePreview | None = None
+    # A thread reply's root and its position in the thread (None outside threads), and
+    # whether room pages that leave thread replies out show it (True outside threads).
+    thread_root_id: UUID | None = None
+    thread_seq: int | None = None
+    shown_in_room: bool = True
+    # The members it mentions, in the order given (empty for a deleted message), and
+    # whether it mentions the whole room.
+    mentioned_ids: tuple[UUID, ...] = ()
+    mentions_room: bool = False
+    # Filled by history pages and `get` (empty or None elsewhere): the reactions with
+    # counts and whether the reader reacted, first used first; and, on a thread's root,
+    # the thread's summary (None when nobody replied or followed yet).
+    reactions: tuple[ReactionCount, ...] = ()
+    thread: ThreadSummary | None = None
 
     @property
     def is_deleted(self) -> bool:

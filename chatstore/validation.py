@@ -82,6 +82,25 @@ def uuid_list(field: str, values: object) -> list[uuid.UUID]:
     return list(dict.fromkeys(uuid_value(field, value) for value in values))
 
 
+# At most this many users named in one message (messages_mentioned_ids_size says the same).
+MENTIONS_MAX = 100
+
+
+def mention_ids(field: str, values: object) -> list[uuid.UUID]:
+    """The users a message mentions: ids as uuid_list takes them, at most MENTIONS_MAX."""
+    ids = uuid_list(field, values)
+    if len(ids) > MENTIONS_MAX:
+        raise ValidationError(field, f"must name at most {MENTIONS_MAX} users")
+    return ids
+
+
+def flag(field: str, value: object) -> bool:
+    """True or False, nothing else (not 0, 1 or a string)."""
+    if not isinstance(value, bool):
+        raise ValidationError(field, "must be True or False")
+    return value
+
+
 def unicode_text(field: str, value: str) -> str:
     """Refuse lone surrogates (U+D800..U+DFFF alone). Python strings and JSON escapes can
     carry them, but UTF-8 cannot: PostgreSQL and Redis would fail to store them."""

@@ -106,6 +106,11 @@ CREATE TABLE public.messages (
     deleted_at timestamp with time zone,
     deleted_by uuid,
     reply_to_id uuid,
+    thread_root_id uuid,
+    thread_seq bigint,
+    shown_in_room boolean DEFAULT true NOT NULL,
+    mentioned_ids uuid[] DEFAULT '{}'::uuid[] NOT NULL,
+    mentions_room boolean DEFAULT false NOT NULL,
     CONSTRAINT messages_attachment_iff_media CHECK (((kind = ANY (ARRAY['image'::text, 'file'::text])) = (attachment IS NOT NULL))),
     CONSTRAINT messages_attachment_shape CHECK (((attachment IS NULL) OR COALESCE(((jsonb_typeof(attachment) = 'object'::text) AND (jsonb_typeof((attachment -> 'url'::text)) = 'string'::text) AND (jsonb_typeof((attachment -> 'name'::text)) = 'string'::text) AND (jsonb_typeof((attachment -> 'mime_type'::text)) = 'string'::text) AND (jsonb_typeof((attachment -> 'size'::text)) = 'number'::text)), false))),
     CONSTRAINT messages_client_id_length CHECK (((char_length(client_id) >= 1) AND (char_length(client_id) <= 64))),
@@ -114,9 +119,11 @@ CREATE TABLE public.messages (
     CONSTRAINT messages_edit_count_not_negative CHECK ((edit_count >= 0)),
     CONSTRAINT messages_edit_tracking CHECK (((edit_count = 0) = (edited_at IS NULL))),
     CONSTRAINT messages_kind_valid CHECK ((kind = ANY (ARRAY['text'::text, 'image'::text, 'file'::text, 'system'::text]))),
+    CONSTRAINT messages_mentioned_ids_size CHECK ((cardinality(mentioned_ids) <= 100)),
     CONSTRAINT messages_reply_to_other CHECK ((reply_to_id <> id)),
     CONSTRAINT messages_seq_positive CHECK ((seq > 0)),
-    CONSTRAINT messages_text_not_empty CHECK (((kind = ANY (ARRAY['image'::text, 'file'::text])) OR (char_length(btrim(content)) > 0)))
+    CONSTRAINT messages_text_not_empty CHECK (((kind = ANY (ARRAY['image'::text, 'file'::text])) OR (char_length(btrim(content)) > 0))),
+    CONSTRAINT messages_thread_shape CHECK ((((thread_root_id IS NULL) = (thread_seq IS NULL)) AND (thread_seq > 0) AND (thread_root_id <> id) AND (shown_in_room OR (thread_root_id IS NOT NULL))))
 );
 
 
@@ -132,6 +139,41 @@ COMMENT ON TABLE public.messages IS 'Chat messages; seq is gap-free per room in 
 --
 
 COMMENT ON COLUMN public.messages.reply_to_id IS 'The message of the same room this one quotes (a reply), or NULL.';
+
+
+--
+-- Name: COLUMN messages.thread_root_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.messages.thread_root_id IS 'The root of the thread this message replies in (a message of the same room), or NULL.';
+
+
+--
+-- Name: COLUMN messages.thread_seq; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.messages.thread_seq IS 'Position in its thread: gap-free per thread in commit order; NULL outside threads.';
+
+
+--
+-- Name: COLUMN messages.shown_in_room; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.messages.shown_in_room IS 'FALSE for a thread reply that stays in its thread; TRUE for every other message.';
+
+
+--
+-- Name: COLUMN messages.mentioned_ids; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.messages.mentioned_ids IS 'The members this message mentions (also rows of message_mentions), as reads return them.';
+
+
+--
+-- Name: COLUMN messages.mentions_room; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.messages.mentions_room IS 'The message mentions every member of the room (@room).';
 
 
 --
@@ -181,6 +223,42 @@ COMMENT ON FUNCTION public.quoted_preview(quoted_room_id uuid, quoted_id uuid) I
 
 
 --
+-- Name: reaction_summary(uuid, uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.reaction_summary(summary_room_id uuid, summary_message_id uuid, reader_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce(jsonb_agg(
+        jsonb_build_object(
+            'message_id', summary_message_id,
+            'reaction', k.reaction,
+            'count', k.reaction_count,
+            'reacted_by_me', k.mine
+        )
+        ORDER BY k.first_at, k.reaction
+    ), '[]')
+    FROM (
+        SELECT
+            mr.reaction,
+            count(*) AS reaction_count,
+            coalesce(bool_or(mr.user_id = reader_id), FALSE) AS mine,
+            min(mr.created_at) AS first_at
+        FROM message_reactions AS mr
+        WHERE mr.room_id = summary_room_id AND mr.message_id = summary_message_id
+        GROUP BY mr.reaction
+    ) AS k
+$$;
+
+
+--
+-- Name: FUNCTION reaction_summary(summary_room_id uuid, summary_message_id uuid, reader_id uuid); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.reaction_summary(summary_room_id uuid, summary_message_id uuid, reader_id uuid) IS 'A message''s reactions as jsonb [{message_id, reaction, count, reacted_by_me}], first used first; [] for none.';
+
+
+--
 -- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -199,6 +277,126 @@ $$;
 --
 
 COMMENT ON FUNCTION public.set_updated_at() IS 'BEFORE UPDATE trigger: stamps updated_at with now().';
+
+
+--
+-- Name: thread_summary(uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.thread_summary(summary_room_id uuid, summary_root_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT jsonb_build_object(
+        'reply_count', t.reply_count,
+        'last_thread_seq', t.last_thread_seq,
+        'last_reply_at', t.last_reply_at,
+        'participant_ids', t.participant_ids
+    )
+    FROM threads AS t
+    WHERE t.room_id = summary_room_id AND t.root_id = summary_root_id
+$$;
+
+
+--
+-- Name: FUNCTION thread_summary(summary_room_id uuid, summary_root_id uuid); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.thread_summary(summary_room_id uuid, summary_root_id uuid) IS 'The summary of the thread rooted at a message (jsonb), or NULL when it has none.';
+
+
+--
+-- Name: unread_mentions(uuid, uuid, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.unread_mentions(counted_room_id uuid, counted_user_id uuid, after_seq bigint) RETURNS bigint
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT (
+        SELECT count(*)
+        FROM message_mentions AS mm
+        WHERE
+            mm.user_id = counted_user_id
+            AND mm.room_id = counted_room_id
+            AND mm.seq > after_seq
+    ) + (
+        SELECT count(*)
+        FROM messages AS m
+        WHERE
+            m.room_id = counted_room_id
+            AND m.seq > after_seq
+            AND m.mentions_room
+            AND m.deleted_at IS NULL
+            AND NOT counted_user_id = any(m.mentioned_ids)
+    )
+$$;
+
+
+--
+-- Name: FUNCTION unread_mentions(counted_room_id uuid, counted_user_id uuid, after_seq bigint); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.unread_mentions(counted_room_id uuid, counted_user_id uuid, after_seq bigint) IS 'Unread mentions of a member in a room after a read marker (by name or @room), deleted messages left out.';
+
+
+--
+-- Name: unread_replies(uuid, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.unread_replies(counted_root_id uuid, last_thread_seq bigint, after_thread_seq bigint) RETURNS bigint
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT greatest(last_thread_seq - after_thread_seq, 0) - (
+        SELECT count(*)
+        FROM messages AS m
+        WHERE
+            m.thread_root_id = counted_root_id
+            AND m.thread_seq > after_thread_seq
+            AND m.deleted_at IS NOT NULL
+    )
+$$;
+
+
+--
+-- Name: FUNCTION unread_replies(counted_root_id uuid, last_thread_seq bigint, after_thread_seq bigint); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.unread_replies(counted_root_id uuid, last_thread_seq bigint, after_thread_seq bigint) IS 'Unread replies of a thread after a follower''s marker, deleted replies left out.';
+
+
+--
+-- Name: unread_thread_mentions(uuid, uuid, bigint, uuid, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.unread_thread_mentions(counted_room_id uuid, counted_root_id uuid, root_seq bigint, counted_user_id uuid, after_thread_seq bigint) RETURNS bigint
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT (
+        SELECT count(*)
+        FROM message_mentions AS mm
+        WHERE
+            mm.user_id = counted_user_id
+            AND mm.thread_root_id = counted_root_id
+            AND mm.thread_seq > after_thread_seq
+    ) + (
+        SELECT count(*)
+        FROM messages AS m
+        WHERE
+            m.room_id = counted_room_id
+            AND m.seq > root_seq
+            AND m.mentions_room
+            AND m.deleted_at IS NULL
+            AND m.thread_root_id = counted_root_id
+            AND m.thread_seq > after_thread_seq
+            AND NOT counted_user_id = any(m.mentioned_ids)
+    )
+$$;
+
+
+--
+-- Name: FUNCTION unread_thread_mentions(counted_room_id uuid, counted_root_id uuid, root_seq bigint, counted_user_id uuid, after_thread_seq bigint); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.unread_thread_mentions(counted_room_id uuid, counted_root_id uuid, root_seq bigint, counted_user_id uuid, after_thread_seq bigint) IS 'Unread mentions of a follower in a thread after their thread marker (by name or @room).';
 
 
 --
@@ -319,6 +517,28 @@ CREATE VIEW public.member_unread AS
 --
 
 COMMENT ON VIEW public.member_unread IS 'Per member and room: read marker, last seq and exact unread count (own messages never count: sending moves the sender''s marker).';
+
+
+--
+-- Name: message_mentions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.message_mentions (
+    room_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    seq bigint NOT NULL,
+    thread_root_id uuid,
+    thread_seq bigint,
+    created_at timestamp with time zone NOT NULL
+);
+
+
+--
+-- Name: TABLE message_mentions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.message_mentions IS 'One row per member a message mentions (not deleted): unread-mention counts and the inbox.';
 
 
 --
@@ -459,6 +679,51 @@ COMMENT ON TABLE public.sessions IS 'Login sessions, durable copy of the Redis s
 
 
 --
+-- Name: thread_follows; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.thread_follows (
+    room_id uuid NOT NULL,
+    root_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    last_read_thread_seq bigint DEFAULT 0 NOT NULL,
+    followed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT thread_follows_marker_not_negative CHECK ((last_read_thread_seq >= 0))
+);
+
+
+--
+-- Name: TABLE thread_follows; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.thread_follows IS 'Who follows which thread, with each follower''s read marker in it.';
+
+
+--
+-- Name: threads; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.threads (
+    room_id uuid NOT NULL,
+    root_id uuid NOT NULL,
+    last_thread_seq bigint DEFAULT 0 NOT NULL,
+    reply_count integer DEFAULT 0 NOT NULL,
+    last_reply_at timestamp with time zone,
+    participant_ids uuid[] DEFAULT '{}'::uuid[] NOT NULL,
+    last_activity_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT threads_counts_valid CHECK (((last_thread_seq >= 0) AND ((reply_count >= 0) AND (reply_count <= last_thread_seq)))),
+    CONSTRAINT threads_participants_few CHECK ((cardinality(participant_ids) <= 3))
+);
+
+
+--
+-- Name: TABLE threads; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.threads IS 'One row per thread (its root message): the summary pages show and the head of its thread_seq.';
+
+
+--
 -- Name: users; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -499,6 +764,14 @@ COMMENT ON COLUMN public.users.is_online IS 'Written through from Redis presence
 --
 
 COMMENT ON COLUMN public.users.membership_version IS 'Moves whenever a membership of this user is added or removed (trigger on room_users).';
+
+
+--
+-- Name: message_mentions message_mentions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_mentions
+    ADD CONSTRAINT message_mentions_pkey PRIMARY KEY (room_id, message_id, user_id);
 
 
 --
@@ -582,11 +855,48 @@ ALTER TABLE ONLY public.sessions
 
 
 --
+-- Name: thread_follows thread_follows_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.thread_follows
+    ADD CONSTRAINT thread_follows_pkey PRIMARY KEY (room_id, root_id, user_id);
+
+
+--
+-- Name: threads threads_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.threads
+    ADD CONSTRAINT threads_pkey PRIMARY KEY (room_id, root_id);
+
+
+--
 -- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: message_mentions_inbox_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_mentions_inbox_idx ON public.message_mentions USING btree (user_id, created_at, message_id);
+
+
+--
+-- Name: message_mentions_room_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_mentions_room_idx ON public.message_mentions USING btree (user_id, room_id, seq);
+
+
+--
+-- Name: message_mentions_thread_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_mentions_thread_idx ON public.message_mentions USING btree (user_id, thread_root_id, thread_seq) WHERE (thread_root_id IS NOT NULL);
 
 
 --
@@ -667,6 +977,20 @@ CREATE UNIQUE INDEX messages_room_id_id_key ON public.messages USING btree (room
 
 
 --
+-- Name: messages_room_mentions_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_room_mentions_idx ON public.messages USING btree (room_id, seq) WHERE (mentions_room AND (deleted_at IS NULL));
+
+
+--
+-- Name: messages_room_mentions_time_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_room_mentions_time_idx ON public.messages USING btree (room_id, created_at, id) WHERE (mentions_room AND (deleted_at IS NULL));
+
+
+--
 -- Name: messages_room_seq_key; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -678,6 +1002,20 @@ CREATE UNIQUE INDEX messages_room_seq_key ON public.messages USING btree (room_i
 --
 
 CREATE INDEX messages_sender_id_idx ON public.messages USING btree (sender_id);
+
+
+--
+-- Name: messages_thread_deleted_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_thread_deleted_idx ON public.messages USING btree (thread_root_id, thread_seq) WHERE ((thread_root_id IS NOT NULL) AND (deleted_at IS NOT NULL));
+
+
+--
+-- Name: messages_thread_seq_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX messages_thread_seq_key ON public.messages USING btree (room_id, thread_root_id, thread_seq) WHERE (thread_root_id IS NOT NULL);
 
 
 --
@@ -751,6 +1089,13 @@ CREATE INDEX sessions_user_id_idx ON public.sessions USING btree (user_id);
 
 
 --
+-- Name: thread_follows_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX thread_follows_user_idx ON public.thread_follows USING btree (user_id, room_id);
+
+
+--
 -- Name: users_email_lower_key; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -804,6 +1149,22 @@ CREATE TRIGGER rooms_set_updated_at BEFORE UPDATE OF kind, name, description ON 
 --
 
 CREATE TRIGGER users_set_updated_at BEFORE UPDATE OF email, username, display_name, password_hash ON public.users FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: message_mentions message_mentions_room_id_message_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_mentions
+    ADD CONSTRAINT message_mentions_room_id_message_id_fkey FOREIGN KEY (room_id, message_id) REFERENCES public.messages(room_id, id) ON DELETE CASCADE;
+
+
+--
+-- Name: message_mentions message_mentions_room_id_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_mentions
+    ADD CONSTRAINT message_mentions_room_id_user_id_fkey FOREIGN KEY (room_id, user_id) REFERENCES public.room_users(room_id, user_id) ON DELETE CASCADE;
 
 
 --
@@ -903,6 +1264,14 @@ ALTER TABLE ONLY public.messages
 
 
 --
+-- Name: messages messages_thread_root_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.messages
+    ADD CONSTRAINT messages_thread_root_fkey FOREIGN KEY (room_id, thread_root_id) REFERENCES public.messages(room_id, id) ON DELETE CASCADE;
+
+
+--
 -- Name: room_events room_events_actor_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -967,6 +1336,30 @@ ALTER TABLE ONLY public.sessions
 
 
 --
+-- Name: thread_follows thread_follows_room_id_root_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.thread_follows
+    ADD CONSTRAINT thread_follows_room_id_root_id_fkey FOREIGN KEY (room_id, root_id) REFERENCES public.threads(room_id, root_id) ON DELETE CASCADE;
+
+
+--
+-- Name: thread_follows thread_follows_room_id_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.thread_follows
+    ADD CONSTRAINT thread_follows_room_id_user_id_fkey FOREIGN KEY (room_id, user_id) REFERENCES public.room_users(room_id, user_id) ON DELETE CASCADE;
+
+
+--
+-- Name: threads threads_room_id_root_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.threads
+    ADD CONSTRAINT threads_room_id_root_id_fkey FOREIGN KEY (room_id, root_id) REFERENCES public.messages(room_id, id) ON DELETE CASCADE;
+
+
+--
 -- PostgreSQL database dump complete
 --
 
@@ -998,4 +1391,11 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261127110300'),
     ('20261127120000'),
     ('20261127120100'),
-    ('20261127120200');
+    ('20261127120200'),
+    ('20261128100000'),
+    ('20261128100100'),
+    ('20261128100200'),
+    ('20261128100300'),
+    ('20261128100400'),
+    ('20261128100500'),
+    ('20261128100600');

@@ -260,6 +260,11 @@ SELECT
     p.edit_count,
     p.deleted_at,
     p.reply_to,
+    p.thread_root_id,
+    p.thread_seq,
+    p.shown_in_room,
+    p.mentions_room,
+    p.mentioned_ids,
     p.pinned_by,
     p.pinned_at,
     ru.user_id IS NOT NULL AS is_member
@@ -278,8 +283,13 @@ LEFT JOIN LATERAL (
         m.edited_at,
         m.edit_count,
         m.deleted_at,
+        m.thread_root_id,
+        m.thread_seq,
+        m.shown_in_room,
+        m.mentions_room,
         mp.pinned_by,
         mp.pinned_at,
+        CASE WHEN m.deleted_at IS NULL THEN m.mentioned_ids ELSE '{}' END AS mentioned_ids,
         CASE WHEN m.deleted_at IS NULL THEN m.content END AS content,  -- noqa: RF04
         CASE WHEN m.deleted_at IS NULL THEN m.attachment END AS attachment,
         CASE

@@ -53,11 +53,11 @@ def copy_sql_with_the_old_offset_page(tmp_path: Path) -> Path:
     folder = copy_sql(tmp_path)
     messages = folder / "messages.sql"
     head, block = messages.read_text().split("-- name: page_by_offset", 1)
-    block, tail = block.split("-- name:", 1)
+    block, found, tail = block.partition("-- name:")  # page_by_offset may be the last
     kept = [line for line in block.splitlines(keepends=True) if "r.last_seq - :offset" not in line]
     old = "".join(kept).replace("    LIMIT :limit\n", "    LIMIT :limit OFFSET :offset\n")
     assert old.count("OFFSET :offset") == 1, "page_by_offset changed: update this helper"
-    messages.write_text(f"{head}-- name: page_by_offset{old}-- name:{tail}")
+    messages.write_text(f"{head}-- name: page_by_offset{old}{found}{tail}")
     return folder
 
 

@@ -124,7 +124,23 @@ def as_read(message: Message) -> dict[str, Any]:
         "edit_count": message.edit_count,
         "deleted": False,
         "reply_to": None if message.reply_to is None else quoted(message.reply_to),
+        "thread_root_id": None if message.thread_root_id is None else str(message.thread_root_id),
+        "thread_seq": message.thread_seq,
+        "shown_in_room": message.shown_in_room,
+        "mentions": [str(user) for user in message.mentioned_ids],
+        "mentions_room": message.mentions_room,
     }
+
+
+def as_created(message: Message) -> dict[str, Any]:
+    """A message.created payload: the message as read, its thread's summary (None outside a
+    thread) and who started following that thread."""
+    return as_read(message) | {"thread": None, "new_followers": []}
+
+
+def as_edited(message: Message) -> dict[str, Any]:
+    """A message.edited payload for an edit that mentions nobody new."""
+    return as_read(message) | {"mentions_added": [], "room_mention_added": False}
 
 
 def quoted(preview: MessagePreview) -> dict[str, Any]:
@@ -215,7 +231,7 @@ async def test_concurrent_senders_get_event_seqs_1_to_n_in_message_order(
     created = entries[20:]
     assert [e.payload["seq"] for e in created] == list(range(1, 21))
     by_seq = {message.seq: message for message in sent}
-    assert all(parsed(e.payload) == as_read(by_seq[e.payload["seq"]]) for e in created)
+    assert all(parsed(e.payload) == as_created(by_seq[e.payload["seq"]]) for e in created)
     assert all(e.actor_id == by_seq[e.payload["seq"]].sender_id for e in created)
     assert (await log.heads([room.id]))[room.id].last_event_seq == 40
     # The feed's poll asks by position: a missing room is None in its place.
@@ -370,14 +386,16 @@ async def test_each_change_appends_one_entry_with_what_a_listener_needs(
         {"user_id": b, "role": "member"},
         {"user_id": c, "role": "member"},
     ]
-    assert parsed(payloads[3]) == as_read(sent)
-    assert parsed(payloads[4]) == as_read(edited)
+    assert parsed(payloads[3]) == as_created(sent)
+    assert parsed(payloads[4]) == as_edited(edited)
     assert parsed(payloads[5]) == {
         "id": str(sent.id),
         "room_id": str(room.id),
         "seq": sent.seq,
         "deleted_at": deleted.deleted_at,
         "deleted_by": a,
+        "thread_root_id": None,
+        "thread": None,
     }
     assert payloads[6] == {"user_id": c, "role": "admin", "previous_role": "member"}
     assert payloads[7] == {"name": "general", "description": "news"}

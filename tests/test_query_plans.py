@@ -248,6 +248,8 @@ async def loaded(pg_server: PgServer) -> dict[str, Any]:
         "after_user_id": uuid.UUID(int=0),
         "before_at": datetime.max.replace(tzinfo=UTC),
         "before_message_id": uuid.UUID(int=2**128 - 1),
+        # Room pages with every thread reply (the default).
+        "thread_replies": True,
     }
     # Deep in the hot room: an offset far past an average room's size, seqs in the middle.
     in_hot_room = known | {

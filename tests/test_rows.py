@@ -69,6 +69,13 @@ def test_row_builder_builds_what_from_row_builds_and_stays_frozen() -> None:
         "edit_count": 0,
         "deleted_at": None,
         "reply_to": None,
+        "thread_root_id": None,
+        "thread_seq": None,
+        "shown_in_room": True,
+        "mentioned_ids": (),
+        "mentions_room": False,
+        "reactions": (),
+        "thread": None,
         "extra column": "left behind",
     }
 
@@ -90,3 +97,14 @@ def test_row_builder_builds_what_from_row_builds_and_stays_frozen() -> None:
     with pytest.raises(ResultShapeError) as missing:
         ColumnsBuilder(Message).for_columns([name for name in names if name != "seq"])
     assert missing.value.column == "seq"
+
+    # A field named optional takes its default when the query has no such column; any
+    # other missing column is still an error.
+    optional = {"reactions", "thread"}
+    fewer = [name for name in names if name not in optional]
+    partial = {name: row[name] for name in fewer}
+    assert row_builder(Message, {}, optional)(partial) == from_row(Message, row)
+    from_fewer = ColumnsBuilder(Message, {}, optional).for_columns(fewer)
+    assert from_fewer(tuple(row[name] for name in fewer)) == from_row(Message, row)
+    with pytest.raises(ResultShapeError):
+        ColumnsBuilder(Message, {}, optional).for_columns([n for n in fewer if n != "seq"])

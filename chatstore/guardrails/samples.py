@@ -48,6 +48,14 @@ SAMPLE_VALUES: Final[Mapping[str, Any]] = {
     "before_at": datetime(2026, 1, 1, tzinfo=UTC),
     # The public room directory's keyset cursor: a lowercased room name.
     "after_name": "general",
+    # Threads and mentions: flags planned on their less common side (a collapsed page, an
+    # @room mention, a reply also shown in the room).
+    "thread_replies": False,
+    "also_to_room": True,
+    "mentions_room": True,
+    "room_mention_added": True,
+    "mentions_added": [uuid.UUID(int=3)],
+    "following": True,
 }
 
 _FLAG_PREFIXES: Final = ("is_", "set_", "has_")

@@ -21,33 +21,31 @@ from typing import Any, Final
 from uuid import UUID
 
 from chatstore import validation
-from chatstore.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from chatstore.mapping import ColumnsBuilder, message_preview, row_builder
+from chatstore.errors import NotFound
 from chatstore.models import (
-    Attachment,
     CreateMessage,
     Message,
     MessagePage,
-    MessageRevision,
 )
 from chatstore.repositories import sending
 from chatstore.repositories.changelog import appended_all
+from chatstore.repositories.editing import EditingMethods
+from chatstore.repositories.message_rows import message_from_row, messages_from_tuples
 from chatstore.repositories.receipts import ReceiptMethods, require_member_flag
-from chatstore.repositories.sending import MEDIA_KINDS
 from chatstore.rows import all_tuples, position
 
 Row = Mapping[str, Any]
 # An aiosql query in its `<name>_cursor` form.
 RowQuery = Callable[..., AbstractAsyncContextManager[Any]]
 
-MODERATOR_ROLES: Final = frozenset({"owner", "admin"})
 CATCH_UP_MAX: Final = 1000
 # Larger than any seq: page_before without a cursor starts at the newest message.
 NEWEST: Final = 2**63 - 1
 
 
-class MessageRepository(ReceiptMethods):
-    """Messages in rooms. Only members of a room read, send to, or mark read in it."""
+class MessageRepository(ReceiptMethods, EditingMethods):
+    """Messages in rooms. Only members of a room read, send to, or mark read in it; edits
+    and deletes through EditingMethods (chatstore.repositories.editing)."""
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -61,7 +59,7 @@ class MessageRepository(ReceiptMethods):
         """
         row = await sending.send(self._db, sending.validated(message))
         await self._db.log_appended(appended_all([row]))
-        return _message(row)
+        return message_from_row(row)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -74,7 +72,7 @@ class MessageRepository(ReceiptMethods):
         if row is None:
             raise NotFound("message", message)
         require_member_flag(row["is_member"])
-        return _message(row)
+        return message_from_row(row)
 
     async def find_by_room(
         self,
@@ -113,8 +111,13 @@ class MessageRepository(ReceiptMethods):
         user_id: UUID | str,
         before_seq: int | None = None,
         limit: int = 50,
+        thread_replies: bool = True,
     ) -> MessagePage:
-        """Up to `limit` messages with seq < before_seq (the newest when None), ascending."""
+        """Up to `limit` messages with seq < before_seq (the newest when None), ascending.
+
+        Each carries its reactions and, on a thread's root, the thread's summary, from the
+        same query. With thread_replies=False, replies that stay in their thread are left
+        out (Slack's style); those sent to the room as well still show."""
         room = validation.uuid_value("room_id", room_id)
         reader = validation.uuid_value("user_id", user_id)
         before = NEWEST if before_seq is None else validation.seq("before_seq", before_seq)
@@ -125,6 +128,7 @@ class MessageRepository(ReceiptMethods):
             user_id=reader,
             before_seq=before,
             limit=size + 1,
+            thread_replies=validation.flag("thread_replies", thread_replies),
         )
         return _page_going_back(newest_first, size, last_seq, top=min(before - 1, last_seq))
 
@@ -135,8 +139,10 @@ class MessageRepository(ReceiptMethods):
         user_id: UUID | str,
         after_seq: int,
         limit: int = 50,
+        thread_replies: bool = True,
     ) -> MessagePage:
-        """Up to `limit` messages with seq > after_seq, ascending."""
+        """Up to `limit` messages with seq > after_seq, ascending (thread_replies: as in
+        page_before)."""
         room = validation.uuid_value("room_id", room_id)
         reader = validation.uuid_value("user_id", user_id)
         after = validation.seq("after_seq", after_seq)
@@ -147,6 +153,7 @@ class MessageRepository(ReceiptMethods):
             user_id=reader,
             after_seq=after,
             limit=size + 1,
+            thread_replies=validation.flag("thread_replies", thread_replies),
         )
         messages = oldest_first[:size]
         bottom = min(after, last_seq)
@@ -179,6 +186,7 @@ class MessageRepository(ReceiptMethods):
             user_id=reader,
             after_seq=after,
             limit=size,
+            thread_replies=True,
         )
         return messages
 
@@ -194,122 +202,9 @@ class MessageRepository(ReceiptMethods):
             raise NotFound("room", params["room_id"])
         first = rows[0]
         require_member_flag(first[position(names, "is_member")])
-        build, id_at = _messages.for_columns(names), position(names, "id")
+        build, id_at = messages_from_tuples.for_columns(names), position(names, "id")
         messages = [build(row) for row in rows if row[id_at] is not None]
         return int(first[position(names, "room_last_seq")]), messages
-
-    # -- editing and deleting ----------------------------------------------------------------
-
-    async def update(
-        self, message_id: UUID | str, content: str, *, editor_id: UUID | str
-    ) -> Message:
-        """Edit a message's content, keeping the previous version in its history.
-
-        Only the sender (while a member) may edit. A deleted message cannot be edited:
-        Conflict("message"). Text messages need non-empty content; image and file captions
-        may be empty.
-        """
-        message = validation.uuid_value("message_id", message_id)
-        editor = validation.uuid_value("editor_id", editor_id)
-        body = validation.text(
-            "content", content, max_chars=validation.CONTENT_MAX, allow_empty=True
-        )
-        queries = self._queries.messages
-        async with self._db.transaction() as conn:
-            # Locks the room, then the message: edit_message appends under the room lock.
-            row = await queries.lock_message(conn, message_id=message, user_id=editor)
-            current = _locked_message(row, message)
-            if current.sender_id != editor:
-                raise PermissionDenied("only the sender can edit a message")
-            if current.is_deleted:
-                raise Conflict("message", "a deleted message cannot be edited")
-            # Which rule applies depends on the stored kind; nothing has been written yet.
-            if current.kind not in MEDIA_KINDS and not body.strip():
-                raise ValidationError("content", "must not be empty")
-            edited = await queries.edit_message(
-                conn, room_id=current.room_id, message_id=message, content=body, editor_id=editor
-            )
-            await self._db.log_appended(appended_all([edited]))
-        return _message(edited)
-
-    async def history(
-        self, message_id: UUID | str, *, user_id: UUID | str
-    ) -> list[MessageRevision]:
-        """A message's previous versions, oldest first; [] for a deleted message."""
-        message = validation.uuid_value("message_id", message_id)
-        reader = validation.uuid_value("user_id", user_id)
-        async with self._db.connection() as conn:
-            rows = [
-                row
-                async for row in self._queries.messages.message_history(
-                    conn, message_id=message, user_id=reader
-                )
-            ]
-        if not rows:
-            raise NotFound("message", message)
-        require_member_flag(rows[0]["is_member"])
-        return [_revision(row) for row in rows if row["revision"] is not None]
-
-    async def delete(self, message_id: UUID | str, *, acting_user_id: UUID | str) -> Message:
-        """Soft-delete a message: by its sender, or by a room owner or admin.
-
-        Idempotent: deleting a deleted message returns it unchanged (first deletion time).
-        """
-        message = validation.uuid_value("message_id", message_id)
-        actor = validation.uuid_value("acting_user_id", acting_user_id)
-        queries = self._queries.messages
-        async with self._db.transaction() as conn:
-            row = await queries.lock_message(conn, message_id=message, user_id=actor)
-            current = _locked_message(row, message)
-            if current.sender_id != actor and row["actor_role"] not in MODERATOR_ROLES:
-                raise PermissionDenied("only the sender or a room owner or admin can delete")
-            if current.is_deleted:
-                return current
-            deleted = await queries.soft_delete_message(
-                conn, room_id=current.room_id, message_id=message, deleted_by=actor
-            )
-            await self._db.log_appended(appended_all([deleted]))
-        return _message(deleted)
-
-
-# -- input -------------------------------------------------------------------------------------
-
-
-# -- rows to models ------------------------------------------------------------------------------
-
-
-def _locked_message(row: Row | None, message_id: UUID) -> Message:
-    """The message lock_message returned, after the existence and membership checks."""
-    if row is None:
-        raise NotFound("message", message_id)
-    require_member_flag(row["actor_role"])
-    return _message(row)
-
-
-def _attachment(value: Mapping[str, Any] | None) -> Attachment | None:
-    if value is None:
-        return None
-    return Attachment(
-        url=value["url"], name=value["name"], mime_type=value["mime_type"], size=int(value["size"])
-    )
-
-
-# How a Message's fields that are not plain columns are built from theirs (None stays None).
-MESSAGE_CONVERSIONS: Final = {"attachment": _attachment, "reply_to": message_preview}
-# On every row of every page: slots filled directly (chatstore.mapping), from tuples there.
-_message = row_builder(Message, MESSAGE_CONVERSIONS)
-_messages = ColumnsBuilder(Message, MESSAGE_CONVERSIONS)
-
-
-def _revision(row: Row) -> MessageRevision:
-    return MessageRevision(
-        message_id=row["message_id"],
-        revision=int(row["revision"]),
-        content=row["content"],
-        edited_by=row["edited_by"],
-        written_at=row["written_at"],
-        replaced_at=row["replaced_at"],
-    )
 
 
 def _page_going_back(

@@ -30,10 +30,8 @@ from uuid import UUID
 from chatstore import validation
 from chatstore.conversation_models import Pin, PinChange, PinCursor, PinPage
 from chatstore.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from chatstore.mapping import row_builder
-from chatstore.models import Message
 from chatstore.repositories.base import Repository
-from chatstore.repositories.messages import MESSAGE_CONVERSIONS
+from chatstore.repositories.message_rows import message_from_row
 from chatstore.repositories.reactions import require_member, room_write
 from chatstore.rows import all_rows
 
@@ -118,7 +116,11 @@ class PinRepository(Repository):
             raise NotFound("room", room)
         require_member(rows[0])
         pins = [
-            Pin(message=_message(row), pinned_by=row["pinned_by"], pinned_at=row["pinned_at"])
+            Pin(
+                message=message_from_row(row),
+                pinned_by=row["pinned_by"],
+                pinned_at=row["pinned_at"],
+            )
             for row in rows
             if row["id"] is not None
         ]
@@ -153,7 +155,6 @@ def _change(row: Row) -> PinChange:
 
 
 # The message as normal reads return it, built as chatstore.repositories.messages builds it.
-_message = row_builder(Message, MESSAGE_CONVERSIONS)
 
 
 __all__ = ["PinRepository"]

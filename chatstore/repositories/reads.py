@@ -26,7 +26,10 @@ def _fields(cls: type[Any]) -> frozenset[str]:
 USER: Final = _fields(User)
 ROOM: Final = _fields(Room)
 MEMBER: Final = _fields(Member)
-MESSAGE: Final = _fields(Message)
+# Every query that returns messages returns these; pages and `get` also the reactions and
+# the thread summary (chatstore.repositories.messages.PAGE_ONLY_FIELDS).
+MESSAGE: Final = _fields(Message) - {"reactions", "thread"}
+PAGE_MESSAGE: Final = _fields(Message)
 REVISION: Final = _fields(MessageRevision)
 RECEIPT: Final = _fields(Receipt)
 ENTRY: Final = _fields(LogEntry)
@@ -55,7 +58,7 @@ _MARKERS = "ReadMarkerRepository"
 _DIRECTORY = "RoomDirectory"
 # A room of the public directory (chatstore.repositories.room_directory).
 _PUBLIC_ROOM = ROOM | {"member_count", "last_activity_at", "name_key"}
-_PAGE = MESSAGE | {"is_member", "room_last_seq"}
+_PAGE = PAGE_MESSAGE | {"is_member", "room_last_seq"}
 # What a reaction or pin write returns besides its log entry (reactions.room_write).
 _ROOM_WRITE = APPENDED | {"room_id", "message_id", "is_member", "is_deleted", "is_stale", "changed"}
 
@@ -92,15 +95,22 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     # sql/messages.sql
     "sending.send_message": (
         _MESSAGES,
-        MESSAGE | APPENDED | {"room_found", "is_member", "same_payload", "reply_ok"},
+        MESSAGE
+        | APPENDED
+        | {"room_found", "is_member", "same_payload", "reply_ok", "thread_ok", "room_mention_ok"},
     ),
-    "messages.get_message": (_MESSAGES, MESSAGE | {"is_member"}),
+    "messages.get_message": (_MESSAGES, PAGE_MESSAGE | {"is_member"}),
     "messages.page_before": (_MESSAGES, _PAGE),
     "messages.page_after": (_MESSAGES, _PAGE),
     "messages.page_by_offset": (_MESSAGES, _PAGE),
-    "messages.lock_message": (_MESSAGES, MESSAGE | {"actor_role"}),
-    "messages.edit_message": (_MESSAGES, MESSAGE | APPENDED),
-    "messages.soft_delete_message": (_MESSAGES, MESSAGE | APPENDED),
+    "messages.lock_message": (_MESSAGES, MESSAGE | {"actor_role", "room_kind"}),
+    # sql/editing.sql
+    "editing.replace_mentions": (
+        _MESSAGES,
+        frozenset({"added_ids", "room_mention_added"}),
+    ),
+    "editing.edit_message": (_MESSAGES, MESSAGE | APPENDED),
+    "editing.soft_delete_message": (_MESSAGES, MESSAGE | APPENDED),
     "messages.message_history": (_MESSAGES, REVISION | {"is_member"}),
     # sql/migrations.sql
     "migrations.applied_migrations": ("chatstore.schema_version", frozenset({"version"})),

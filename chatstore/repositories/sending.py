@@ -56,15 +56,21 @@ class NewMessage:
     attachment: Jsonb | None
     client_id: str | None
     reply_to_id: UUID | None
+    thread_root_id: UUID | None = None
+    also_to_room: bool = False
+    mention_ids: tuple[UUID, ...] = ()
+    mentions_room: bool = False
 
 
 async def send(db: Database, new: NewMessage) -> Row:
     """The stored message's row (with event_* columns when this call appended it).
 
-    Raises NotFound (room), PermissionDenied (not a member), Conflict (client_id already
-    used for different content), ValidationError (reply_to_id: no message of this room, or
-    a deleted one; nothing written), and OutcomeUnknown when PostgreSQL stopped answering after
-    the send reached it and could not be asked again within the bound.
+    Raises NotFound (room), PermissionDenied (not a member; mentions_room from a plain
+    member), Conflict (client_id already used for different content), ValidationError
+    (reply_to_id or thread_root_id: no such message of this room, a deleted one, or a root
+    that is a thread reply itself; nothing written), and OutcomeUnknown when PostgreSQL
+    stopped answering after the send reached it and could not be asked again within the
+    bound.
     """
     params = {
         "message_id": uuid4(),
@@ -75,6 +81,10 @@ async def send(db: Database, new: NewMessage) -> Row:
         "attachment": new.attachment,
         "client_id": new.client_id,
         "reply_to_id": new.reply_to_id,
+        "thread_root_id": new.thread_root_id,
+        "also_to_room": new.also_to_room,
+        "mention_ids": list(new.mention_ids),
+        "mentions_room": new.mentions_room,
     }
     # Inside a caller's transaction a failed statement aborts the whole transaction, so
     # there is nothing to run again: the transaction's own COMMIT handling decides.
@@ -107,8 +117,20 @@ def _outcome(row: Row | None, room_id: UUID) -> Row:
         raise PermissionDenied("only members of a room can send to it")
     if row["same_payload"] is False:
         raise Conflict("client_id", "was already used for a different message")
-    if row["same_payload"] is None and not row["reply_ok"]:  # a new send, not a retry
-        raise ValidationError("reply_to_id", "must be a message of this room that is not deleted")
+    if row["same_payload"] is None:  # a new send, not a retry: the checks that applied
+        if not row["reply_ok"]:
+            raise ValidationError(
+                "reply_to_id", "must be a message of this room that is not deleted"
+            )
+        if not row["thread_ok"]:
+            raise ValidationError(
+                "thread_root_id",
+                "must be a message of this room that is not deleted and not a thread reply",
+            )
+        if not row["room_mention_ok"]:
+            raise PermissionDenied(
+                "only owners and admins (or the users of a direct room) can mention the room"
+            )
     if row["id"] is None:  # the room was deleted while this send waited for it
         raise NotFound("room", room_id)
     return row
@@ -141,7 +163,27 @@ def validated(message: object) -> NewMessage:
         if message.reply_to_id is None
         else validation.uuid_value("reply_to_id", message.reply_to_id)
     )
-    return NewMessage(room_id, sender_id, kind, content, attachment, client_id, reply_to_id)
+    thread_root_id = (
+        None
+        if message.thread_root_id is None
+        else validation.uuid_value("thread_root_id", message.thread_root_id)
+    )
+    also_to_room = validation.flag("also_to_room", message.also_to_room)
+    if also_to_room and thread_root_id is None:
+        raise ValidationError("also_to_room", "is only for thread replies (set thread_root_id)")
+    return NewMessage(
+        room_id,
+        sender_id,
+        kind,
+        content,
+        attachment,
+        client_id,
+        reply_to_id,
+        thread_root_id,
+        also_to_room,
+        tuple(validation.mention_ids("mention_ids", message.mention_ids)),
+        validation.flag("mentions_room", message.mentions_room),
+    )
 
 
 def _attachment_json(attachment: object) -> Jsonb:
