@@ -11,21 +11,18 @@ How the time goes at 8 writers is read two ways, both rough: queueing estimated 
 8-writer mean latency minus the lone writer's; and a sampler thread reading the writers'
 backends in pg_stat_activity every few ms (lock wait, WAL flush, executing, or not in the
 database at all: Python, network, pool queue, the Redis publish). Sampling costs CPU, so it
-runs in a run of its own whose msgs/s is shown beside it, not in the measured steps.
+runs in a run of its own whose msgs/s is shown beside it, not in the measured steps; that
+run and its sampler thread are bench/hotroom_activity.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
+from bench.hotroom_activity import sampled_run
 from bench.peers import ChatstorePeer
 from bench.progress import log
 from bench.runner import Op, Sample, run
@@ -39,16 +36,8 @@ BEFORE = {"chatstore": 307.9, "raw": 394.4}
 TARGET_FACTOR = 2.0
 TARGET_WRITERS = 8
 MAX_CALLS = 100_000  # per run: a bound on top of the run's time
-SAMPLE_EVERY_SECONDS = 0.005
-MAX_SAMPLES = 5_000
 PEER_NAMES = ("chatstore", "raw")
 
-# The writers' backends: those whose current (or, idle, last) statement is the send.
-ACTIVITY = """
-SELECT state, wait_event_type, wait_event FROM pg_stat_activity
-WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
-  AND query LIKE %(marker)s
-"""
 SEQS = """
 SELECT r.last_seq, count(m.seq) AS sent, min(m.seq) AS low, max(m.seq) AS high
 FROM rooms AS r LEFT JOIN messages AS m ON m.room_id = r.id AND m.seq > %(after)s
@@ -169,57 +158,11 @@ async def _breakdown(
             # Saturated, one send always holds the lock: each holds it about this long.
             "ms_per_send_at_the_lock": round(1000 / loaded["throughput"], 3),
         }
-    marker = ctx.store.db.queries.sending.send_message.sql.strip()[:40] + "%"
-    stop = threading.Event()
-    sampler = asyncio.create_task(
-        asyncio.to_thread(_sample, ctx.settings.database_url, marker, stop)
-    )
-    cpu, wall = time.process_time(), time.perf_counter()
-    try:
-        sample = await run(op, TARGET_WRITERS, seconds, MAX_CALLS)
-        # This process's CPU per second (1.0: a whole core): near 1, the event loop is
-        # the bottleneck rather than the room lock.
-        cpu = (time.process_time() - cpu) / (time.perf_counter() - wall)
-    finally:
-        stop.set()
-        count, states = await sampler
-    # Backends seen per state, over samples x writers: each writer's share of its time.
-    slots = max(1, count * TARGET_WRITERS)
-    shares = {state: round(seen / slots, 3) for state, seen in sorted(states.items())}
-    shares["outside PostgreSQL"] = round(max(0.0, 1 - sum(states.values()) / slots), 3)
     return {
         "writers": TARGET_WRITERS,
         "estimate": estimate,
-        "samples": count,
-        "shares": shares,
-        "msgs_per_s_while_sampling": sample.summary()["throughput"],
-        "client_cpu_cores": round(cpu, 2),
+        **await sampled_run(ctx, op, TARGET_WRITERS, seconds, MAX_CALLS),
     }
-
-
-def _classify(wait_type: str | None, wait_event: str | None) -> str:
-    if wait_type is None:
-        return "executing"
-    if wait_type == "Lock":
-        return "lock wait"
-    if (wait_event or "").startswith(("Wal", "WAL")):
-        return "WAL write/flush"
-    return f"other ({wait_type})"
-
-
-def _sample(url: str, marker: str, stop: threading.Event) -> tuple[int, Counter[str]]:
-    """A thread of its own, so that sampling keeps time while the event loop is busy."""
-    states: Counter[str] = Counter()
-    count = 0
-    options = "-c statement_timeout=1000"
-    with psycopg.connect(url, autocommit=True, connect_timeout=5, options=options) as conn:
-        deadline = time.monotonic() + 600  # bounded whatever happens to the run
-        while not stop.is_set() and count < MAX_SAMPLES and time.monotonic() < deadline:
-            for _, wait_type, wait_event in conn.execute(ACTIVITY, {"marker": marker}):
-                states[_classify(wait_type, wait_event)] += 1
-            count += 1
-            stop.wait(SAMPLE_EVERY_SECONDS)
-    return count, states
 
 
 def table(section: dict[str, Any]) -> str:

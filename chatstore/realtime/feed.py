@@ -19,112 +19,32 @@ query even when every publish fails; with Redis healthy, within a publish's late
 `gap_wait` plus one query when publishes overtake each other).
 
 The same tick also polls the membership versions of the users whose streams asked to be
-told when their set of rooms changes.
+told when their set of rooms changes (chatstore.realtime.feed_watches). The protocols, the
+counters and the per-room records are chatstore.realtime.feed_types.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Callable, Collection
 from uuid import UUID
 
 from chatstore.errors import ChatStoreError
-from chatstore.models import LogEntry, RoomHead
-from chatstore.realtime.events import Event, entry_event, room_channel
+from chatstore.realtime.events import Event, entry_event
+from chatstore.realtime.feed_types import FeedListener, FeedRoom, FeedStats, LogReader, WantedRooms
+from chatstore.realtime.feed_watches import MembershipWatches
 from chatstore.realtime.pubsub import EventHub
 from chatstore.realtime.subscription import RESYNC
 from chatstore.realtime.tasks import stop_task
+
+# FeedListener, FeedStats and LogReader were defined here first: still importable from here.
+__all__ = ["FILL_LIMIT", "FeedListener", "FeedStats", "LogReader", "RoomFeed"]
 
 log = logging.getLogger("chatstore")
 
 FILL_LIMIT = 500  # entries per room per fill query; a longer gap takes several rounds
 RETRY_SECONDS = 0.5  # after a failed fill or poll (PostgreSQL unreachable)
-
-
-class LogReader(Protocol):
-    """The queries the feed needs (chatstore.repositories.EventLogRepository)."""
-
-    async def after_many(
-        self, cursors: Mapping[UUID, int], limit: int = ...
-    ) -> dict[UUID, list[LogEntry]]: ...
-
-    async def heads(self, room_ids: Collection[UUID]) -> dict[UUID, RoomHead]: ...
-
-    async def head_numbers(self, room_ids: Sequence[UUID]) -> list[tuple[int, int] | None]: ...
-
-    async def membership_versions(self, user_ids: Collection[UUID]) -> dict[UUID, int]: ...
-
-
-class FeedListener(Protocol):
-    """A client stream, as the feed sees it. Called from the event loop; must not block."""
-
-    def entry(self, room_id: UUID, event: Event) -> None:
-        """The room's next change-log entry (event_seq = the previous one's + 1)."""
-
-    def ephemeral(self, room_id: UUID, event: Event) -> None:
-        """A typing notice or an application's ephemeral event in the room."""
-
-    def reset(self, room_id: UUID, head: int) -> None:
-        """Entries up to `head` can no longer be delivered (pruned): reload the room."""
-
-    def room_gone(self, room_id: UUID) -> None:
-        """The room was deleted."""
-
-
-@dataclass
-class FeedStats:
-    """What the feed absorbed, for benchmarks and the closing report."""
-
-    delivered: int = 0  # entries handed on (once per room, not per listener)
-    duplicates: int = 0  # entries seen again (a retried publish, a fill overlapping live)
-    inversions: int = 0  # entries that arrived before an earlier one
-    gap_fills: int = 0  # rooms whose gap was filled from the log
-    fill_queries: int = 0  # queries run to fill (one covers every waiting room)
-    quiet_fills: int = 0  # rooms found behind by the poll (a lost publish)
-    polls: int = 0
-    resets: int = 0
-
-
-class _Room:
-    """A room's state, and the hub listener on its channel."""
-
-    def __init__(self, feed: RoomFeed, room_id: UUID) -> None:
-        self.feed = feed
-        self.room_id = room_id
-        self.channels = frozenset({room_channel(room_id)})
-        self.head: int | None = None  # unknown until the first read of the log's head
-        self.pending: dict[int, Event] = {}
-        self.listeners: set[FeedListener] = set()
-        self.gap_timer: asyncio.TimerHandle | None = None
-        self.behind_timer: asyncio.TimerHandle | None = None  # see RoomFeed._compare
-        self.ready = asyncio.Event()
-
-    def _deliver(self, event: Event) -> None:
-        self.feed._on_event(self, event)
-
-    def _end(self) -> None:
-        pass
-
-    def stop_timers(self) -> None:
-        for timer in (self.gap_timer, self.behind_timer):
-            if timer is not None:
-                timer.cancel()
-        self.gap_timer = self.behind_timer = None
-
-
-@dataclass
-class _Watch:
-    version: int
-    on_change: Callable[[], None]
-
-
-@dataclass
-class _Wanted:
-    rooms: set[UUID] = field(default_factory=set)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class RoomFeed:
@@ -140,9 +60,9 @@ class RoomFeed:
         self._log = log_reader
         self._gap_wait = gap_wait
         self._poll_interval = poll_interval
-        self._rooms: dict[UUID, _Room] = {}
-        self._watches: dict[UUID, dict[object, _Watch]] = {}
-        self._wanted = _Wanted()
+        self._rooms: dict[UUID, FeedRoom] = {}
+        self._watches = MembershipWatches()
+        self._wanted = WantedRooms()
         self._tasks: list[asyncio.Task[None]] = []
         self.stats = FeedStats()
 
@@ -175,11 +95,11 @@ class RoomFeed:
         """join() for several rooms at once (a client connecting): one wait for Redis to
         confirm the subscriptions and one read of the log heads, for all the rooms this
         process did not follow yet, instead of one of each per room."""
-        new: list[_Room] = []
+        new: list[FeedRoom] = []
         for room_id in room_ids:
             room = self._rooms.get(room_id)
             if room is None:
-                room = self._rooms[room_id] = _Room(self, room_id)
+                room = self._rooms[room_id] = FeedRoom(room_id, self._on_event)
                 self._hub.attach(room)
                 new.append(room)
             room.listeners.add(listener)
@@ -199,7 +119,7 @@ class RoomFeed:
             heads[room_id] = room.head
         return heads
 
-    async def _initialise(self, rooms: list[_Room]) -> None:
+    async def _initialise(self, rooms: list[FeedRoom]) -> None:
         while True:
             try:
                 heads = await self._log.heads([room.room_id for room in rooms])
@@ -232,14 +152,10 @@ class RoomFeed:
         self, user_id: UUID, key: object, version: int, on_change: Callable[[], None]
     ) -> None:
         """Call `on_change` when the user's membership version moves past `version`."""
-        self._watches.setdefault(user_id, {})[key] = _Watch(version, on_change)
+        self._watches.add(user_id, key, version, on_change)
 
     def unwatch(self, user_id: UUID, key: object) -> None:
-        watches = self._watches.get(user_id)
-        if watches is not None:
-            watches.pop(key, None)
-            if not watches:
-                del self._watches[user_id]
+        self._watches.remove(user_id, key)
 
     @property
     def rooms(self) -> frozenset[UUID]:
@@ -247,7 +163,7 @@ class RoomFeed:
 
     # --- ordering ----------------------------------------------------------------------
 
-    def _on_event(self, room: _Room, event: Event) -> None:
+    def _on_event(self, room: FeedRoom, event: Event) -> None:
         if event.type == RESYNC:
             self._want(room.room_id)  # Redis reconnected: anything may have been missed
             return
@@ -260,7 +176,7 @@ class RoomFeed:
             return
         self._offer(room, event)
 
-    def _offer(self, room: _Room, event: Event) -> None:
+    def _offer(self, room: FeedRoom, event: Event) -> None:
         seq = event.event_seq
         assert seq is not None
         assert room.head is not None
@@ -282,13 +198,13 @@ class RoomFeed:
             room.gap_timer.cancel()
             room.gap_timer = None
 
-    def _release(self, room: _Room, event: Event) -> None:
+    def _release(self, room: FeedRoom, event: Event) -> None:
         room.head = event.event_seq
         self.stats.delivered += 1
         for listener in list(room.listeners):
             listener.entry(room.room_id, event)
 
-    def _gap_expired(self, room: _Room) -> None:
+    def _gap_expired(self, room: FeedRoom) -> None:
         room.gap_timer = None
         if room.pending and self._rooms.get(room.room_id) is room:
             self._want(room.room_id)
@@ -348,15 +264,9 @@ class RoomFeed:
             for room, head in zip(known, numbers, strict=True):
                 self._compare(room, head)
         if self._watches:
-            versions = await self._log.membership_versions(list(self._watches))
-            for user_id, watches in list(self._watches.items()):
-                version = versions.get(user_id)
-                for watch in list(watches.values()):
-                    if version is None or version != watch.version:
-                        watch.version = -1 if version is None else version
-                        watch.on_change()
+            await self._watches.poll(self._log)
 
-    def _compare(self, room: _Room, head: tuple[int, int] | None) -> None:
+    def _compare(self, room: FeedRoom, head: tuple[int, int] | None) -> None:
         """`head`: the room's (last_event_seq, pruned_through) in the log; None: gone."""
         if self._rooms.get(room.room_id) is not room or room.head is None:
             return
@@ -380,7 +290,7 @@ class RoomFeed:
                 self._gap_wait, self._still_behind, room, last_event_seq
             )
 
-    def _still_behind(self, room: _Room, seen: int) -> None:
+    def _still_behind(self, room: FeedRoom, seen: int) -> None:
         room.behind_timer = None
         if self._rooms.get(room.room_id) is room and room.head is not None and room.head < seen:
             self.stats.quiet_fills += 1

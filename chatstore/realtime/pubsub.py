@@ -9,9 +9,11 @@ A message SPUBLISHed reaches only SSUBSCRIBErs, so publisher and hub must agree:
 `EventHub` holds ONE subscriber connection, whatever the number of listeners: a channel is
 SSUBSCRIBEd when its first local listener arrives and SUNSUBSCRIBEd when its last one leaves.
 A background reader parses each message once and hands it to each listener's bounded queue
-with `put_nowait`, so a slow listener never slows the others. A listener is told to catch up
-("messages after seq N") with a `subscription.resync` event whenever it may have missed
-something: after a reconnect, after its queue overflowed, or when a room's seq jumped.
+with `put_nowait`, so a slow listener never slows the others (the listeners by channel, and
+the subscription bookkeeping against Redis: chatstore.realtime.hub_channels). A listener is
+told to catch up ("messages after seq N") with a `subscription.resync` event whenever it
+may have missed something: after a reconnect, after its queue overflowed, or when a room's
+seq jumped.
 
 A dead subscriber connection is noticed within 5 s (HEALTH_CHECK_BOUND_SECONDS), even one
 that died silently: the reader PINGs its own connection after 2 s of silence and drops it
@@ -31,13 +33,13 @@ from typing import Any, Self
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from chatstore import validation
 from chatstore.errors import ChatStoreError, Unavailable
 from chatstore.realtime.connection import redis_errors
 from chatstore.realtime.events import Event, encoded
+from chatstore.realtime.hub_channels import HubChannels
 from chatstore.realtime.hub_health import (
     HEALTH_CHECK_INTERVAL_SECONDS,
     HEALTH_CHECK_TIMEOUT_SECONDS,
@@ -49,16 +51,10 @@ from chatstore.realtime.tasks import stop_task
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1000  # per listener; a listener this far behind is better off catching up
-# Bounds how long subscribing waits for Redis to confirm before reporting Unavailable.
-SUBSCRIBE_TIMEOUT_SECONDS = 5.0
 # The longest single read; the reader wakes sooner when a health check is due.
 READ_POLL_SECONDS = 1.0
 RECONNECT_BACKOFF_MIN_SECONDS = 0.1
 RECONNECT_BACKOFF_MAX_SECONDS = 2.0
-# Channels per SSUBSCRIBE/SUNSUBSCRIBE: a burst of 10,000 subscribers costs a few commands,
-# none of them huge. (Under Redis Cluster one command must stay within one slot; a cluster
-# hub would group by slot and hold one connection per shard.)
-COMMAND_BATCH = 1000
 # Far above chatstore's own names (`room:{<uuid>}`); a longer one is not a channel name.
 CHANNEL_MAX = 1000
 
@@ -108,14 +104,7 @@ class EventHub:
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
-        self._listeners: dict[str, set[Listener]] = {}
-        self._subscriptions: set[Listener] = set()
-        # Subscription bookkeeping against Redis, on the current connection:
-        self._sent: set[str] = set()  # SSUBSCRIBEd (and not SUNSUBSCRIBEd since)
-        self._dirty: set[str] = set()  # wanted state may differ from _sent
-        self._inflight: dict[str, int] = {}  # SSUBSCRIBE confirmations still expected
-        self._confirmed: dict[str, asyncio.Future[None]] = {}  # wanted, not yet confirmed
-        self._sync_lock = asyncio.Lock()
+        self._channels = HubChannels()
         self._wake_writer = asyncio.Event()
         self._reconnected = False
         self.malformed = 0  # payloads dropped because they were not our envelope
@@ -151,13 +140,7 @@ class EventHub:
                 await stop_task(task)
         self._reader = self._writer = None
         self._up = False
-        for subscription in list(self._subscriptions):
-            subscription._end()
-        self._subscriptions.clear()
-        self._listeners.clear()
-        for future in self._confirmed.values():
-            future.cancel()
-        self._confirmed.clear()
+        self._channels.end_all()
         if self._pubsub is not None:
             pubsub, self._pubsub = self._pubsub, None
             if pubsub.connection is not None:
@@ -188,15 +171,7 @@ class EventHub:
     def attach(self, listener: Listener) -> None:
         """Add any listener (a Subscription, or chatstore's per-room feed) on its channels.
         `await hub.wait_subscribed(listener.channels)` waits for Redis to confirm them."""
-        self._subscriptions.add(listener)
-        for channel in listener.channels:
-            listeners = self._listeners.get(channel)
-            if listeners is None:
-                listeners = self._listeners[channel] = set()
-                self._dirty.add(channel)
-                if channel not in self._sent or self._inflight.get(channel):
-                    self._confirmed[channel] = asyncio.get_running_loop().create_future()
-            listeners.add(listener)
+        self._channels.add(listener)
         self._wake_writer.set()
 
     def detach(self, listener: Listener) -> None:
@@ -204,18 +179,7 @@ class EventHub:
         self._remove(listener)
 
     def _remove(self, subscription: Listener) -> None:
-        self._subscriptions.discard(subscription)
-        for channel in subscription.channels:
-            listeners = self._listeners.get(channel)
-            if listeners is None:
-                continue
-            listeners.discard(subscription)
-            if not listeners:
-                del self._listeners[channel]
-                self._dirty.add(channel)
-                future = self._confirmed.pop(channel, None)
-                if future is not None:
-                    future.cancel()
+        self._channels.remove(subscription)
         self._wake_writer.set()
 
     async def wait_subscribed(self, channels: Iterable[str]) -> None:
@@ -226,13 +190,7 @@ class EventHub:
         await self._wait_subscribed(channels)
 
     async def _wait_subscribed(self, channels: Iterable[str]) -> None:
-        pending = [self._confirmed[c] for c in channels if c in self._confirmed]
-        if not pending:
-            return
-        # asyncio.wait, not wait_for: a timeout must not cancel futures others share.
-        _, not_done = await asyncio.wait(pending, timeout=SUBSCRIBE_TIMEOUT_SECONDS)
-        if not_done:
-            raise Unavailable("Redis did not confirm the subscription in time")
+        await self._channels.wait(channels)
 
     # --- keeping Redis in step with the listeners ----------------------------------------
 
@@ -241,59 +199,11 @@ class EventHub:
             await self._wake_writer.wait()
             self._wake_writer.clear()
             try:
-                await self._sync_subscriptions()
+                await self._channels.sync(self._usable_connection)
             except (RedisError, OSError) as error:
                 # The reader sees the same broken connection and reconnects; the reconnect
                 # hook then re-sends every wanted channel.
                 log.debug("event hub could not update subscriptions: %s", error)
-
-    async def _sync_subscriptions(self) -> None:
-        """Send SSUBSCRIBE/SUNSUBSCRIBE for channels whose wanted state changed."""
-        async with self._sync_lock:
-            conn = self._connection()
-            # Never from here while disconnected: sending would make redis-py reconnect in
-            # this task, running the reconnect hook, which waits for this very lock. Nor
-            # mid-handshake (connected, not yet up): the reply would be taken for AUTH's.
-            if conn is None or not self.connected or not self._dirty:
-                return
-            dirty, self._dirty = self._dirty, set()
-            add = [c for c in dirty if c in self._listeners and c not in self._sent]
-            drop = [c for c in dirty if c not in self._listeners and c in self._sent]
-            try:
-                await self._send(conn, "SSUBSCRIBE", add)
-                await self._send(conn, "SUNSUBSCRIBE", drop)
-            except BaseException:
-                self._dirty |= dirty
-                raise
-
-    async def _send(self, conn: AbstractConnection, command: str, channels: list[str]) -> None:
-        subscribing = command == "SSUBSCRIBE"
-        for start in range(0, len(channels), COMMAND_BATCH):
-            batch = channels[start : start + COMMAND_BATCH]
-            # Rechecked per batch: if the reader dropped the socket meanwhile, sending would
-            # reconnect from here (see _sync_subscriptions).
-            if not conn.is_connected:
-                raise RedisConnectionError("event hub connection is down")
-            # Booked before sending: the reader may see the confirmation before the send
-            # returns, and must find the channel already counted.
-            self._book(batch, subscribing, undo=False)
-            try:
-                # check_health=False: a health check would read a reply on this connection,
-                # whose replies belong to the reader.
-                await conn.send_command(command, *batch, check_health=False)
-            except BaseException:
-                self._book(batch, subscribing, undo=True)
-                raise
-
-    def _book(self, batch: list[str], subscribing: bool, *, undo: bool) -> None:
-        if subscribing != undo:
-            self._sent.update(batch)
-        else:
-            self._sent.difference_update(batch)
-        if subscribing:
-            step = -1 if undo else 1
-            for channel in batch:
-                self._inflight[channel] = self._inflight.get(channel, 0) + step
 
     async def _on_reconnect(self, conn: AbstractConnection) -> None:
         """redis-py's connect hook: a new socket holds no subscriptions; send them all."""
@@ -301,23 +211,13 @@ class EventHub:
         self.reconnects += 1
         self._up = True
         self.health.heard()  # a fresh connection gets a full interval before its first PING
-        async with self._sync_lock:
-            self._sent.clear()
-            self._inflight.clear()  # confirmations from the old socket will never come
-            self._dirty = set(self._listeners)
-            for channel in self._dirty:
-                if channel not in self._confirmed:
-                    self._confirmed[channel] = asyncio.get_running_loop().create_future()
-            dirty, self._dirty = self._dirty, set()
-            channels = list(dirty)
-            try:
-                await self._send(conn, "SSUBSCRIBE", channels)
-            except BaseException:
-                self._dirty |= dirty
-                raise
+        await self._channels.resubscribe(conn)
 
     def _connection(self) -> AbstractConnection | None:
         return None if self._pubsub is None else self._pubsub.connection
+
+    def _usable_connection(self) -> AbstractConnection | None:
+        return self._connection() if self.connected else None
 
     # --- reading -----------------------------------------------------------------------
 
@@ -351,7 +251,7 @@ class EventHub:
                 if self._reconnected:
                     # Before anything read from the new socket, so the notice comes first.
                     self._reconnected = False
-                    self._broadcast(resync_event("reconnected"))
+                    self._channels.broadcast(resync_event("reconnected"))
                 if message is not None:
                     self._handle(message)
             except Exception:
@@ -370,49 +270,23 @@ class EventHub:
     def _handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         if kind == "smessage":
-            self._dispatch(_text(message["channel"]), message["data"])
+            channel = _text(message["channel"])
+            if not self._channels.deliver(channel, message["data"]):
+                self.malformed += 1
+                log.debug("event hub dropped a malformed message on %s", channel)
         elif kind == "ssubscribe":
-            self._confirm(_text(message["channel"]))
-
-    def _dispatch(self, channel: str, data: str | bytes) -> None:
-        listeners = self._listeners.get(channel)
-        if not listeners:
-            return  # the last listener left while the message was on its way
-        try:
-            event = Event.from_json(data)  # once per message, not per listener
-        except (ValueError, KeyError, TypeError):
-            self.malformed += 1
-            log.debug("event hub dropped a malformed message on %s", channel)
-            return
-        for subscription in listeners:
-            subscription._deliver(event)
-
-    def _confirm(self, channel: str) -> None:
-        remaining = self._inflight.get(channel, 0) - 1
-        if remaining > 0:
-            self._inflight[channel] = remaining
-            return
-        self._inflight.pop(channel, None)
-        if channel not in self._sent:
-            return  # confirms an SSUBSCRIBE that a SUNSUBSCRIBE has already undone
-        future = self._confirmed.pop(channel, None)
-        if future is not None and not future.done():
-            future.set_result(None)
-
-    def _broadcast(self, event: Event) -> None:
-        for subscription in self._subscriptions:
-            subscription._deliver(event)
+            self._channels.confirm(_text(message["channel"]))
 
     # --- introspection -----------------------------------------------------------------
 
     @property
     def channels(self) -> frozenset[str]:
         """Channels with at least one local listener."""
-        return frozenset(self._listeners)
+        return self._channels.wanted
 
     @property
     def listener_count(self) -> int:
-        return len(self._subscriptions)
+        return len(self._channels.listeners)
 
     @property
     def connected(self) -> bool:

@@ -24,7 +24,8 @@ With a database (`use_database`, as ChatStore does) each session also has a row 
   and mark the user revoked here after the commit (chatstore.live). A revocation is thus
   immediate for the fallback. When Redis cannot be told, this store refuses those sessions
   from then on and deletes their Redis copies before it next reads or writes Redis (also
-  retried by chatstore.live's RedisSync).
+  retried by chatstore.live's RedisSync). Both halves, and what is pending, are
+  chatstore.realtime.session_revocation.
 - Another process, or this one after a crash, knows nothing of that pending deletion, so a
   Redis copy that outlived its row would be taken again once Redis is back. Bound: every
   Redis copy is checked against its row at least every `verify_seconds` (default 60, at
@@ -50,7 +51,6 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
@@ -61,6 +61,7 @@ from chatstore import validation
 from chatstore.errors import NotFound, Unavailable
 from chatstore.realtime.breaker import Breaker
 from chatstore.realtime.connection import redis_errors
+from chatstore.realtime.session_revocation import Revocations
 from chatstore.realtime.session_store import (
     TOKEN_BYTES,
     TTL_MAX_SECONDS,
@@ -72,7 +73,6 @@ from chatstore.realtime.session_store import (
     decode_hash,
     encode_data,
     forget_copy,
-    forget_user_copies,
     index_key,
     pairs,
     session_id_of,
@@ -133,9 +133,7 @@ class SessionStore:
         self._stamp = redis_client.register_script(_CHECKED_SCRIPT)
         self._rows: SessionRows | None = None
         self._breaker = Breaker(budget=READ_BUDGET_SECONDS, cooldown=READ_COOLDOWN_SECONDS)
-        # Revoked in PostgreSQL, Redis copies not yet deleted (Redis did not answer).
-        self._revoked_users: set[uuid.UUID] = set()
-        self._revoked_ids: set[str] = set()
+        self._revocations = Revocations(redis_client)
         if db is not None:
             self.use_database(db)
 
@@ -157,7 +155,8 @@ class SessionStore:
         encoded = encode_data(clean)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         session_id = hashlib.sha256(token.encode()).hexdigest()
-        await self._flush_if_pending()  # first: a pending flush must not take this one too
+        # First: a pending flush must not take this one too.
+        await self._revocations.flush_if_pending()
         now = datetime.now(UTC)
         expires = self._expires(now)
         if self._rows is not None:
@@ -222,7 +221,7 @@ class SessionStore:
     async def _slide(self, session_id: str, expires: datetime) -> Session | None:
         try:
             async with asyncio.timeout(None if self._rows is None else self._breaker.budget):
-                await self._flush_if_pending()
+                await self._revocations.flush_if_pending()
                 with redis_errors():
                     flat = await self._refresh(
                         keys=[session_key(session_id)], args=[self._ttl, expires.isoformat()]
@@ -235,7 +234,7 @@ class SessionStore:
         session = decode_hash(fields)
         if session is None:
             return None
-        if session.user_id in self._revoked_users or session_id in self._revoked_ids:
+        if self._revocations.refuses(session_id, session.user_id):
             return None
         due = self._rows is not None and copy_due(fields.get("checked"), self._verify_every)
         if due and not await self._confirm(session_id, session, fields, expires):
@@ -274,62 +273,21 @@ class SessionStore:
         session_id = session_id_of(token)
         if session_id is None:
             return False
-        durable, failure = await self._durably(lambda rows: rows.delete(session_id))
-        try:
-            deleted = await forget_copy(self._redis, session_id)
-        except Unavailable:
-            if self._rows is None or failure is not None:
-                raise
-            self._revoked_ids.add(session_id)
-            return durable > 0
-        if failure is not None:
-            raise failure
-        return deleted or durable > 0
+        return await self._revocations.session(session_id, self._rows)
 
     async def revoke_all(self, user_id: uuid.UUID | str) -> int:
         """End every session of a user ("log out everywhere", account locked); the count
         (from Redis, or from PostgreSQL while Redis is down: rows, expired ones included)."""
         uid = validation.uuid_value("user_id", user_id)
-        durable, failure = await self._durably(lambda rows: rows.delete_user(uid))
-        try:
-            ended = await forget_user_copies(self._redis, uid)
-        except Unavailable:
-            if self._rows is None or failure is not None:
-                raise
-            self._revoked_users.add(uid)
-            return durable
-        if failure is not None:
-            raise failure
-        return ended
+        return await self._revocations.user(uid, self._rows)
 
     def mark_revoked(self, user_id: uuid.UUID) -> None:
         """The user's rows were deleted by a committed transaction (password change, user
         deletion): refuse their Redis copies from now on, and delete them at the next
         flush_revoked (which every create and get runs first while any is pending)."""
-        self._revoked_users.add(user_id)
+        self._revocations.mark_user(user_id)
 
     async def flush_revoked(self) -> None:
         """Delete the Redis copies of sessions revoked while Redis did not answer.
         Unavailable when it still does not; what is left stays pending."""
-        for uid in list(self._revoked_users):
-            await forget_user_copies(self._redis, uid)
-            self._revoked_users.discard(uid)
-        for session_id in list(self._revoked_ids):
-            await forget_copy(self._redis, session_id)
-            self._revoked_ids.discard(session_id)
-
-    async def _flush_if_pending(self) -> None:
-        if self._revoked_users or self._revoked_ids:
-            await self.flush_revoked()
-
-    async def _durably(
-        self, delete: Callable[[SessionRows], Awaitable[int]]
-    ) -> tuple[int, Unavailable | None]:
-        """Run the PostgreSQL half of a revocation: (rows deleted, or the outage to raise
-        once the Redis half has been tried)."""
-        if self._rows is None:
-            return 0, None
-        try:
-            return await delete(self._rows), None
-        except Unavailable as exc:
-            return 0, exc
+        await self._revocations.flush()

@@ -3,15 +3,17 @@
 A `ClientStream` yields, for exactly the rooms its user is a member of, every change-log
 entry after the client's cursors, exactly once and in `event_seq` order per room: edits and
 deletes of old messages included, since they are entries of their own. It follows
-membership while it runs: a room the user joins starts at its `member.joined` entry; after
-the user's own `member.left` / `member.removed` entry nothing more comes from that room.
-Typing in its rooms and presence of the users it follows come as ephemeral extras.
+membership while it runs: a room the user joins starts at its `member.joined` entry (where
+each room starts: chatstore.realtime.stream_rooms); after the user's own `member.left` /
+`member.removed` entry nothing more comes from that room. Typing in its rooms and presence
+of the users it follows come as ephemeral extras.
 
 The guarantee rests on PostgreSQL, not Redis: live entries come through the process's
 `RoomFeed` (ordered, gaps filled from the log), and this stream checks every entry against
 its own cursor before yielding it, reading the log again itself only when it sees a hole
 (after its queue overflowed). With Redis down it keeps delivering through the feed's poll
-and never raises into the handler because of it.
+and never raises into the handler because of it. What it calls on the log, presence and
+the room list is declared in chatstore.realtime.stream_types.
 """
 
 from __future__ import annotations
@@ -22,14 +24,23 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Collection, Mapping
 from types import TracebackType
-from typing import Protocol, Self, TypeVar
+from typing import Self, TypeVar
 from uuid import UUID
 
 from chatstore.errors import ChatStoreError
-from chatstore.models import LogEntry, Membership, UserRoom
+from chatstore.models import UserRoom
 from chatstore.realtime.events import Event, entry_event, user_channel
 from chatstore.realtime.feed import RoomFeed
 from chatstore.realtime.pubsub import EventHub
+from chatstore.realtime.stream_rooms import (
+    StreamRoom,
+    closed_event,
+    connect_starts,
+    joined_starts,
+    left_cursors,
+    reset_event,
+)
+from chatstore.realtime.stream_types import StreamLog, StreamPresence, StreamRooms
 from chatstore.realtime.subscription import Subscription
 from chatstore.realtime.tasks import stop_task
 
@@ -39,37 +50,6 @@ T = TypeVar("T")
 QUEUE_LIMIT = 10_000  # queued events per client; beyond it a room is re-read from the log
 CATCH_UP_LIMIT = 500
 _LEAVING = frozenset({"member.left", "member.removed"})
-
-
-class StreamLog(Protocol):
-    async def after_many(
-        self, cursors: Mapping[UUID, int], limit: int = ...
-    ) -> dict[UUID, list[LogEntry]]: ...
-
-    async def memberships(self, user_id: UUID) -> dict[UUID, Membership]: ...
-
-    async def membership_versions(self, user_ids: Collection[UUID]) -> dict[UUID, int]: ...
-
-
-class StreamPresence(Protocol):
-    async def connect(self, user_id: UUID, device_id: str) -> bool: ...
-
-    async def heartbeat(self, user_id: UUID, device_id: str) -> bool: ...
-
-    async def disconnect(self, user_id: UUID, device_id: str) -> bool: ...
-
-    async def online_many(self, user_ids: Collection[UUID]) -> dict[UUID, bool]: ...
-
-
-class StreamRooms(Protocol):
-    async def rooms_of_user(self, user_id: UUID) -> list[UserRoom]: ...
-
-
-class _Room:
-    def __init__(self, room_id: UUID, cursor: int) -> None:
-        self.room_id = room_id
-        self.cursor = cursor  # the last event_seq yielded (or skipped as before the join)
-        self.open = True
 
 
 class ClientStream:
@@ -98,7 +78,7 @@ class ClientStream:
         self._log = event_log
         self._presence = presence
         self._rooms_repo = rooms
-        self._rooms: dict[UUID, _Room] = {}
+        self._rooms: dict[UUID, StreamRoom] = {}
         self._front: deque[Event] = deque()  # read from the log: yielded before the queue
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._stale: set[UUID] = set()  # rooms whose live entries overflowed the queue
@@ -116,16 +96,8 @@ class ClientStream:
         version = (await self._log.membership_versions([self.user_id])).get(self.user_id, 0)
         memberships = await self._log.memberships(self.user_id)
         self._feed.watch(self.user_id, self, version, self._refresh_wanted.set)
-        starts: dict[UUID, int] = {}
-        for room_id, member in memberships.items():
-            given = self._given.get(room_id)
-            # A cursor from the future (a client's bug) starts at the head: nothing is lost.
-            start = member.last_event_seq if given is None else min(given, member.last_event_seq)
-            if start < member.pruned_through:
-                self._front.append(_reset_event(room_id, member.last_event_seq))
-                start = member.last_event_seq
-            # Nothing from before the user joined, whatever the cursor says.
-            starts[room_id] = max(start, member.joined_event_seq - 1)
+        starts, resets = connect_starts(memberships, self._given)
+        self._front.extend(resets)
         await self._start_rooms(starts)
         self.snapshot_rooms = await self._rooms_repo.rooms_of_user(self.user_id)
         followed = list(self._follow)
@@ -138,7 +110,7 @@ class ClientStream:
         """Join the feed for these rooms first, then read the log from each start: every
         entry after the start is then either in the catch-up or handed on live."""
         for room_id, start in starts.items():
-            self._rooms[room_id] = _Room(room_id, start)
+            self._rooms[room_id] = StreamRoom(room_id, start)
         await self._feed.join_many(list(starts), self)
         await self._catch_up({room_id: self._rooms[room_id].cursor for room_id in starts})
 
@@ -233,12 +205,12 @@ class ClientStream:
     def reset(self, room_id: UUID, head: int) -> None:
         room = self._rooms.get(room_id)
         if room is not None and room.open:
-            self._queue.put_nowait(_reset_event(room_id, head))
+            self._queue.put_nowait(reset_event(room_id, head))
 
     def room_gone(self, room_id: UUID) -> None:
         room = self._rooms.get(room_id)
         if room is not None and room.open:
-            self._queue.put_nowait(_closed_event(room_id, "deleted"))
+            self._queue.put_nowait(closed_event(room_id, "deleted"))
 
     # --- following membership ----------------------------------------------------------
 
@@ -255,22 +227,12 @@ class ClientStream:
 
     async def _refresh(self) -> None:
         memberships = await self._log.memberships(self.user_id)
-        starts: dict[UUID, int] = {}
-        for room_id, member in memberships.items():
-            room = self._rooms.get(room_id)
-            # A closed room the user is a member of again: the membership is newer than the
-            # leaving entry that closed it (joined_event_seq > cursor), so start again there.
-            if room is None or (not room.open and member.joined_event_seq > room.cursor):
-                starts[room_id] = member.joined_event_seq - 1
+        starts = joined_starts(memberships, self._rooms)
         if starts:
             await self._start_rooms(starts)
         # Rooms the user left: their own leaving entry closes them as it is yielded; read
         # the log in case it has not come yet.
-        gone = {
-            room_id: room.cursor
-            for room_id, room in self._rooms.items()
-            if room.open and room_id not in memberships
-        }
+        gone = left_cursors(memberships, self._rooms)
         if gone:
             await self._catch_up(gone)
 
@@ -336,11 +298,3 @@ class ClientStream:
 
 
 _WAKE = Event(type="stream.wake")
-
-
-def _reset_event(room_id: UUID, head: int) -> Event:
-    return Event(type="stream.reset", room_id=room_id, payload={"event_seq": head})
-
-
-def _closed_event(room_id: UUID, reason: str) -> Event:
-    return Event(type="stream.room_closed", room_id=room_id, payload={"reason": reason})
