@@ -38,7 +38,7 @@ from chatstore import ChatStore, Settings
 from tests.servers import start_redis
 
 BENCH = Path(__file__).resolve().parent
-PARTS = ("workloads", "pgbench", "realtime", "load", "hot_room", "round_trips")
+PARTS = ("workloads", "pgbench", "realtime", "load", "hot_room", "round_trips", "threads")
 INSTALL_HINT = "pip install -e '.[bench]'"
 
 

@@ -1,7 +1,10 @@
 """What the workloads aim at, read from the loaded dataset (queries in bench/fixtures.sql).
 
 Reading it back, rather than recomputing it from the generator, keeps the workloads right
-for whatever dataset the run found (a reused one included).
+for whatever dataset the run found (a reused one included). The dataset has no threads,
+reactions or quotes, so the run database gets some first (prepare_conversations): a page of
+the hot room decorated with all three, and one thread in the hot room and one in the direct
+room that every member follows.
 """
 
 from __future__ import annotations
@@ -15,10 +18,15 @@ import aiosql
 import psycopg
 from psycopg.rows import dict_row
 
+from bench.peers import PAGE
+
 queries: Any = aiosql.from_path(Path(__file__).with_name("fixtures.sql"), "apsycopg")
 MAX_TASKS = 64  # the most concurrent tasks any workload runs
 PEER_SLOTS = 3  # chatstore, raw, SQLAlchemy: each marks messages read as its own users
 NEWEST = 10_000  # messages the mark-read workload walks through
+# The decorated page's depth (messages back from the hot room's newest): no other workload
+# reads it (the keyset and offset depths, catch-up and the open load's pages are elsewhere).
+RICH_DEPTH = 300
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,11 @@ class Fixtures:
     usernames: list[str]
     markers: list[UUID]  # members of the hot room (not readers) who mark messages read
     newest: list[UUID]  # the hot room's newest messages, oldest first
+    rich_before_seq: int  # the hot room's page with reactions, quotes and threads: before this
+    hot_thread: UUID  # a thread root in the hot room, followed by every member
+    hot_followers: int
+    direct_thread: UUID  # a thread root in the direct room, followed by both its users
+    direct_followers: int
 
 
 async def _rows(generator: Any) -> list[dict[str, Any]]:
@@ -53,6 +66,10 @@ async def load_fixtures(url: str, probe_rooms: int) -> Fixtures:
         probes = await _rows(queries.users_in_rooms(conn, room_count=probe_rooms, limit=MAX_TASKS))
         users = await _rows(queries.some_users(conn, limit=1000))
         newest = await _rows(queries.newest_messages(conn, room_id=hot["id"], limit=NEWEST))
+        rich_top = int(hot["last_seq"]) - RICH_DEPTH
+        async with conn.transaction():
+            threads = await _prepare_conversations(conn, hot["id"], direct, rich_top)
+        await queries.analyze_conversations(conn)
     member_ids = [row["user_id"] for row in members]
     if not probes or len(member_ids) < 2:
         raise RuntimeError("the dataset lacks the users the workloads need")
@@ -70,4 +87,27 @@ async def load_fixtures(url: str, probe_rooms: int) -> Fixtures:
         # With a small room (the quick dataset), readers and markers may share users.
         markers=member_ids[MAX_TASKS:] or member_ids,
         newest=[row["id"] for row in newest],
+        rich_before_seq=rich_top + 1,
+        hot_thread=threads[0]["root_id"],
+        hot_followers=int(threads[0]["followers"]),
+        direct_thread=threads[1]["root_id"],
+        direct_followers=int(threads[1]["followers"]),
     )
+
+
+async def _prepare_conversations(
+    conn: Any, hot_room: UUID, direct: dict[str, Any], rich_top: int
+) -> list[dict[str, Any]]:
+    """Decorate the hot room's page that ends at seq rich_top, then start one thread in each
+    room (the hot room's below that page), every member following; the two threads."""
+    page = {"room_id": hot_room, "low_seq": rich_top - PAGE + 1, "high_seq": rich_top}
+    if rich_top < PAGE or not (await queries.thread_the_page(conn, **page))["threads"]:
+        raise RuntimeError("the hot room is too small for the decorated page")
+    await queries.react_to_page(conn, **page)
+    threads = [
+        await queries.follow_thread(conn, room_id=hot_room, top_seq=rich_top - PAGE),
+        await queries.follow_thread(conn, room_id=direct["id"], top_seq=direct["last_seq"]),
+    ]
+    if any(thread is None or thread["root_id"] is None for thread in threads):
+        raise RuntimeError("no message to start a thread at")
+    return threads

@@ -137,7 +137,12 @@ class RawPeer:
         # limit + 1, as chatstore asks: the extra row tells whether an older page exists.
         query = self.q.messages.page_before
         return await self._all(
-            query, room_id=room_id, user_id=user_id, before_seq=before_seq, limit=PAGE + 1
+            query,
+            room_id=room_id,
+            user_id=user_id,
+            before_seq=before_seq,
+            limit=PAGE + 1,
+            thread_replies=True,  # chatstore's default: thread replies shown in the room
         )
 
     async def page_offset(self, room_id: UUID, user_id: UUID, offset: int) -> object:
@@ -149,7 +154,12 @@ class RawPeer:
     async def catch_up(self, room_id: UUID, user_id: UUID, after_seq: int) -> object:
         query = self.q.messages.page_after
         return await self._all(
-            query, room_id=room_id, user_id=user_id, after_seq=after_seq, limit=CATCH_UP
+            query,
+            room_id=room_id,
+            user_id=user_id,
+            after_seq=after_seq,
+            limit=CATCH_UP,
+            thread_replies=True,
         )
 
     async def unread_counts(self, user_id: UUID) -> object:
@@ -168,6 +178,10 @@ class RawPeer:
             "attachment": None,
             "client_id": None,
             "reply_to_id": None,
+            "thread_root_id": None,
+            "also_to_room": False,
+            "mention_ids": [],
+            "mentions_room": False,
         }
         async with self.pool.connection() as conn:
             cursor = await conn.execute(self.q.sending.send_message.sql, params)

@@ -75,7 +75,7 @@ def _text(value: object) -> str:
 
 
 @contextmanager
-def _watching() -> Iterator[None]:
+def watching() -> Iterator[None]:
     """Wrap the drivers' send paths while the block runs; uncounted contexts pass through."""
     execute, executemany = AsyncCursor.execute, AsyncCursor.executemany
     exec_command, send_prepare = BaseConnection._exec_command, BaseCursor._send_prepare
@@ -139,7 +139,7 @@ def _watching() -> Iterator[None]:
             setattr(owner, name, original)
 
 
-async def _counted(call: Callable[[], Awaitable[object]]) -> Counts:
+async def counted(call: Callable[[], Awaitable[object]]) -> Counts:
     counts = Counts()
     token = _active.set(counts)
     try:
@@ -195,6 +195,10 @@ def _operations(store: ChatStore, fx: Fixtures) -> dict[str, tuple[str, Setup]]:
             f"history page, keyset, depth {HISTORY_DEPTH:,}",
             plain(lambda: peer.page_before(fx.hot_room, reader, top - HISTORY_DEPTH + 1)),
         ),
+        "history_rich": (
+            "history page with reactions, replies and threads",
+            plain(lambda: peer.page_before(fx.hot_room, reader, fx.rich_before_seq)),
+        ),
         "history_offset": (
             f"history page, offset, depth {HISTORY_DEPTH:,}",
             plain(lambda: peer.page_offset(fx.hot_room, reader, HISTORY_DEPTH)),
@@ -215,10 +219,10 @@ def _operations(store: ChatStore, fx: Fixtures) -> dict[str, tuple[str, Setup]]:
 
 async def _observe(store: ChatStore, fx: Fixtures) -> dict[str, tuple[str, Counts]]:
     observed = {}
-    with _watching():
+    with watching():
         for name, (label, setup) in _operations(store, fx).items():
             await (await setup())()  # warm: a pooled connection, statements seen before
-            observed[name] = (label, await _counted(await setup()))
+            observed[name] = (label, await counted(await setup()))
     return observed
 
 

@@ -1,5 +1,6 @@
 """The benchmark's sections beyond the per-operation table: live delivery, an open-loop
-load, and the hot room. Each lives in its own module with the same three functions:
+load, the hot room, round trips, and thread replies and mentions. Each lives in its own
+module with the same three functions:
 
     async def measure(ctx: SectionContext) -> dict[str, Any]   # JSON-ready figures
     def table(section: dict[str, Any]) -> str                   # markdown, for the console
@@ -41,6 +42,12 @@ class Section(Protocol):
 
 def section_modules() -> dict[str, Any]:
     """Name -> module, in the order a run measures them."""
-    from bench import hotroom, openload, realtime, roundtrips
+    from bench import hotroom, openload, realtime, roundtrips, threads
 
-    return {"realtime": realtime, "load": openload, "hot_room": hotroom, "round_trips": roundtrips}
+    return {
+        "realtime": realtime,
+        "load": openload,
+        "hot_room": hotroom,
+        "round_trips": roundtrips,
+        "threads": threads,
+    }

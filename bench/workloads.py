@@ -14,11 +14,12 @@ from typing import Protocol
 from uuid import UUID
 
 from bench.dataset import PASSWORD
-from bench.fixtures import MAX_TASKS, Fixtures
+from bench.fixtures import MAX_TASKS, RICH_DEPTH, Fixtures
 from bench.peers import ChatstorePeer
 from bench.runner import Op
 
 CATCH_UP_BEHIND = 100  # a reconnecting client is this many messages behind
+RICH_PEERS = ("chatstore", "raw")  # the peers that read a page's reactions and threads
 
 
 class Peer(Protocol):
@@ -113,6 +114,18 @@ def _mark_read(fx: Fixtures, peers: Sequence[Peer]) -> dict[str, Op]:
     return {peer.name: make(peer, slot) for slot, peer in enumerate(peers)}
 
 
+def _rich_page(peers: Sequence[Peer], fx: Fixtures) -> Workload:
+    """The keyset page bench/fixtures.py decorated: its messages carry reactions, quotes and
+    thread summaries (the same query and parameters as the plain pages)."""
+    rich = [peer for peer in peers if peer.name in RICH_PEERS]
+    return Workload(
+        "history_rich",
+        f"history page with reactions, replies and threads (depth {RICH_DEPTH})",
+        "history_rich",
+        _each(rich, partial(_keyset, fx, fx.rich_before_seq)),
+    )
+
+
 def build(
     peers: Sequence[Peer], fx: Fixtures, depths: Sequence[int], probe_rooms: int
 ) -> list[Workload]:
@@ -122,22 +135,26 @@ def build(
     for depth in depths:
         keyset = partial(_keyset, fx, top - depth + 1)  # the page just older than `depth`
         offset = partial(_offset, fx, depth)
-        workloads += [
+        workloads.append(
             Workload(
                 f"history_keyset_{depth}",
                 f"history page, keyset, depth {depth:,}",
                 "history_keyset",
                 _each(peers, keyset),
                 depth,
-            ),
+            )
+        )
+        if depth == depths[0]:  # beside the newest plain page, the decorated one
+            workloads.append(_rich_page(peers, fx))
+        workloads.append(
             Workload(
                 f"history_offset_{depth}",
                 f"history page, offset, depth {depth:,}",
                 "history_offset",
                 _each(peers, offset),
                 depth,
-            ),
-        ]
+            )
+        )
 
     def connect(task: int, n: int) -> Awaitable[object]:
         return chatstore.connect(_pick(fx.probes, n), f"bench-{task}")

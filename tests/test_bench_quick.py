@@ -36,6 +36,7 @@ EXPECTED = {
     "unread_counts",
     "room_list",
     "connect",
+    "history_rich",
     *(f"history_{kind}_{depth}" for kind in ("keyset", "offset") for depth in QUICK_MODE.depths),
 }
 # The quick mode takes about 80 s on a 2-core machine with SQLAlchemy installed (the
@@ -132,3 +133,44 @@ def test_every_section_measured_without_errors(quick_run: tuple[dict[str, Any], 
     assert (sends["statements"], sends["round_trips"]) == (1, 1)
     for name in ("realtime", "load", "hot_room", "round_trips"):
         assert f"\n{name}:\n" in stdout
+
+
+def test_replies_and_mentions_cost_the_same_in_any_room(
+    quick_run: tuple[dict[str, Any], str],
+) -> None:
+    """A thread reply, a reply mentioning a member and a message mentioning one: one round
+    trip and the same rows written in the biggest room, whose thread every member follows,
+    as in a 2-member room; each timed in both rooms without errors."""
+    results, stdout = quick_run
+    section = results["threads"]
+    big, direct = section["rooms"]["big"], section["rooms"]["direct"]
+    assert big["members"] == big["followers"] == QUICK_MODE.spec.max_members
+    assert direct["members"] == direct["followers"] == 2
+    assert set(section["sends"]) == {"reply", "reply_mention", "mention"}
+    for name, send in section["sends"].items():
+        assert send["same_in_both_rooms"] is True, name
+        assert send["big"]["round_trips"] == send["direct"]["round_trips"] == 1, name
+        assert send["big"]["by_table"] == send["direct"]["by_table"], name
+        assert send["big"]["rows_written"] == send["direct"]["rows_written"] > 0, name
+        for room, figures in send["timed"].items():
+            assert figures["errors"] == 0, (name, room, figures["first_error"])
+            assert figures["count"] > 0, (name, room)
+    mentioned = section["sends"]["reply_mention"]["big"]["by_table"]
+    assert mentioned["message_mentions"]["inserted"] == 1
+    assert "\nthreads:\n" in stdout
+
+
+def test_rich_history_page_is_one_round_trip(quick_run: tuple[dict[str, Any], str]) -> None:
+    """The page with reactions, reply previews and thread summaries holds all three, and
+    comes in one round trip, as the plain page does."""
+    results, _ = quick_run
+    page = results["threads"]["rich_page"]
+    assert page["messages"] == 50
+    for what in ("with_reactions", "with_reply_preview", "with_thread_summary", "thread_replies"):
+        assert page[what] > 0, what
+    assert page["reaction_keys"] > 1
+    assert page["reactions"] > page["with_reactions"]  # several users per message
+    assert page["round_trips"] == 1
+    operations = results["round_trips"]["operations"]
+    assert operations["history_rich"]["round_trips"] == operations["history_keyset"]["round_trips"]
+    assert operations["history_rich"]["round_trips"] == 1
