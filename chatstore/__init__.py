@@ -45,6 +45,19 @@ from chatstore.models import (
     UserRoom,
 )
 from chatstore.store import ChatStore
+from chatstore.thread_models import (
+    FollowChange,
+    FollowedThread,
+    FollowedThreadCursor,
+    FollowedThreadPage,
+    Mention,
+    MentionCursor,
+    MentionPage,
+    ResolvedMentions,
+    ThreadPage,
+    ThreadReadState,
+    ThreadSummary,
+)
 
 __all__ = [
     "AlreadyExists",
@@ -55,7 +68,14 @@ __all__ = [
     "ConfigurationError",
     "Conflict",
     "CreateMessage",
+    "FollowChange",
+    "FollowedThread",
+    "FollowedThreadCursor",
+    "FollowedThreadPage",
     "Member",
+    "Mention",
+    "MentionCursor",
+    "MentionPage",
     "Message",
     "MessagePage",
     "MessagePreview",
@@ -78,8 +98,12 @@ __all__ = [
     "ReactorPage",
     "ReadMarker",
     "Receipt",
+    "ResolvedMentions",
     "Room",
     "Settings",
+    "ThreadPage",
+    "ThreadReadState",
+    "ThreadSummary",
     "Unavailable",
     "UnreadCount",
     "User",

@@ -90,3 +90,20 @@ async def run_idempotent(
                 f"{what} reached PostgreSQL but its answer was lost ({lost}), and asking "
                 f"again failed ({again})"
             ) from again
+
+
+async def run_idempotent_counted(
+    db: Database, attempt: Callable[[], Awaitable[T]], what: str, in_transaction: bool
+) -> tuple[T, bool]:
+    """run_idempotent, and whether the write ran twice: then its first run may have changed
+    something the answer does not show (a marker it moved, which the second run found moved
+    already)."""
+    runs = 0
+
+    async def counted() -> T:
+        nonlocal runs
+        runs += 1
+        return await attempt()
+
+    result = await run_idempotent(db, counted, what, in_transaction)
+    return result, runs > 1

@@ -157,7 +157,8 @@ class PublicRoomPage:
 @dataclass(frozen=True, slots=True)
 class ReadMarker:
     """A member's read marker after moving it: every message up to `last_read_seq` counts
-    as read, and `unread_count` messages after it are unread (exact, deletions left out).
+    as read, and `unread_count` messages after it are unread (exact, deletions left out),
+    `unread_mention_count` of them naming the member or mentioning the whole room.
     `moved` is False when the marker already stood there or further (nothing was written),
     and also when a first run whose answer was lost had moved it."""
 
@@ -166,6 +167,8 @@ class ReadMarker:
     last_read_seq: int
     unread_count: int
     moved: bool
+    # Last, with a default, so markers built by position before it existed still build.
+    unread_mention_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)

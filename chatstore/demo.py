@@ -3,7 +3,8 @@
 Shows what the seed loaded, then signs up two users, logs in (and fails to), makes a public
 and a direct room, sends messages of each kind, edits one (with its history), soft-deletes
 one, walks history pages and catch-up, and shows read receipts and unread counts; a reply,
-reactions, a pin, marking a room read and the room list with previews. Then two
+reactions, a pin, marking a room read and the room list with previews; a thread with a
+mention (chatstore.demo_threads). Then two
 connected users: presence, typing, a message delivered live with its measured latency, a
 read receipt, and unread counts before and after. Each run
 uses new usernames, so it can run again and again on the same database.
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator
 from uuid import UUID
 
 from chatstore.config import Settings
+from chatstore.demo_threads import threads_and_mentions
 from chatstore.errors import AuthenticationFailed, ChatStoreError
 from chatstore.models import Attachment, CreateMessage, Message, User
 from chatstore.realtime.events import Event
@@ -168,7 +170,7 @@ async def converse(store: ChatStore, alice: User, bob: User, tag: str) -> None:
 async def conversation(
     store: ChatStore, alice: User, bob: User, plan: Message, names: dict[UUID | None, str]
 ) -> None:
-    heading("Replies, reactions, pins and the room list")
+    heading("Replies, reactions, pins, threads and the room list")
     reply = await store.messages.create(
         CreateMessage(plan.room_id, bob.id, "count me in", reply_to_id=plan.id)
     )
@@ -183,6 +185,7 @@ async def conversation(
     await store.pins.pin(plan.id, user_id=alice.id)
     pinned = (await store.pins.pins(plan.room_id, user_id=bob.id)).pins
     print("  pinned: " + ", ".join(f"[{p.message.seq}] {p.message.content!r}" for p in pinned))
+    await threads_and_mentions(store, alice, bob, plan, names)
     marker = await store.messages.mark_read_up_to(plan.room_id, bob.id)
     print(f"  {bob.username} marks the room read: {marker.unread_count} unread")
     for entry in await store.rooms.rooms_of_user(bob.id):

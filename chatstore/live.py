@@ -95,12 +95,24 @@ class RedisSync:
             self._unrevoked.discard(sessions)
 
 
+async def publish_after_commit(db: Database, outbox: Outbox, channel: str, event: Event) -> None:
+    """Put an ephemeral event in the outbox once the caller's transaction commits (at once
+    outside one): never for a write that rolled back, never on the caller's path to Redis."""
+    notice = (channel, event.to_json())
+
+    async def publish() -> None:
+        outbox.put([notice])
+
+    await db.after_commit(publish)
+
+
 class LiveReadMarkers(ReadMarkerRepository):
     """ReadMarkerRepository whose moves are also published, once committed, on the user's
     own channel, so the user's other devices clear their unread badges: `marker.moved`
-    (payload: user_id, last_read_seq, unread_count; the envelope's room_id and seq) and
-    `marker.all_read` (payload: user_id, moved_count). A call that moved nothing publishes
-    nothing: the user's devices heard of that marker when it moved."""
+    (payload: user_id, last_read_seq, unread_count, unread_mention_count; the envelope's
+    room_id and seq) and `marker.all_read` (payload: user_id, moved_count). A call that
+    moved nothing publishes nothing: the user's devices heard of that marker when it
+    moved."""
 
     def __init__(self, db: Database, settings: Settings, outbox: Outbox) -> None:
         super().__init__(db, settings)
@@ -119,6 +131,7 @@ class LiveReadMarkers(ReadMarkerRepository):
                     "user_id": str(marker.user_id),
                     "last_read_seq": marker.last_read_seq,
                     "unread_count": marker.unread_count,
+                    "unread_mention_count": marker.unread_mention_count,
                 },
             )
             await self._publish(marker.user_id, event)
@@ -133,12 +146,7 @@ class LiveReadMarkers(ReadMarkerRepository):
         return moved
 
     async def _publish(self, user: UUID, event: Event) -> None:
-        notice = (user_channel(user), event.to_json())
-
-        async def publish() -> None:
-            self._outbox.put([notice])
-
-        await self._db.after_commit(publish)
+        await publish_after_commit(self._db, self._outbox, user_channel(user), event)
 
 
 class LiveMessageRepository(MessageRepository):
@@ -173,12 +181,7 @@ class LiveMessageRepository(MessageRepository):
                 "read_at": receipt.read_at.isoformat(),
             },
         )
-        notice = (room_channel(receipt.room_id), event.to_json())
-
-        async def publish() -> None:
-            self._outbox.put([notice])
-
-        await self._db.after_commit(publish)
+        await publish_after_commit(self._db, self._outbox, room_channel(receipt.room_id), event)
         return receipt
 
 

@@ -53,8 +53,9 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class UserRoom:
-    """One entry of a user's room list: the room, the user's role and unread count, what
-    the list shows of the room's last message, and who a direct room is with."""
+    """One entry of a user's room list: the room, the user's role and unread counts
+    (messages and mentions), what the list shows of the room's last message, and who a
+    direct room is with."""
 
     room: Room
     role: Role
@@ -64,6 +65,9 @@ class UserRoom:
     last_message: MessagePreview | None = None
     # The other user of a direct room; None for other rooms and once that user is deleted.
     direct_user: UserSummary | None = None
+    # Of the unread messages, those that name the user or mention the whole room (each
+    # once; exact, as unread_count).
+    unread_mention_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +175,14 @@ class Receipt:
 
 @dataclass(frozen=True, slots=True)
 class UnreadCount:
+    """A member's unread messages in a room (`count`, exact: deleted ones left out) and,
+    of those, how many name them or mention the whole room (`unread_mention_count`)."""
+
     room_id: UUID
     count: int
     last_seq: int
     last_read_seq: int
+    unread_mention_count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +192,8 @@ class LogEntry:
     `event_seq` is gap-free per room in commit order. `type` is one of chatstore's
     (`message.created`, `message.edited`, `message.deleted`, `member.joined`, `member.left`,
     `member.removed`, `member.role_changed`, `room.updated`, `reaction.added`,
-    `reaction.removed`, `message.pinned`, `message.unpinned`) or an application's own.
+    `reaction.removed`, `message.pinned`, `message.unpinned`, `thread.followed`,
+    `thread.unfollowed`) or an application's own.
     """
 
     room_id: UUID

@@ -29,6 +29,7 @@ from chatstore.live import (
     LiveUserRepository,
     RedisSync,
 )
+from chatstore.live_threads import LiveThreads
 from chatstore.models import CreateMessage, LogEntry, Message
 from chatstore.queries import BoundQueries
 from chatstore.realtime.breaker import Breaker
@@ -45,6 +46,7 @@ from chatstore.realtime.stream import ClientStream
 from chatstore.realtime.tasks import stop_task
 from chatstore.realtime.typing import MemberTyping
 from chatstore.repositories import EventLogRepository
+from chatstore.repositories.mentions import MentionRepository
 from chatstore.repositories.pins import PinRepository
 from chatstore.repositories.reactions import ReactionRepository
 from chatstore.repositories.room_directory import StoreRoomRepository
@@ -94,6 +96,11 @@ class ChatStore:
         # entries reach the outbox through db.log_publisher once committed.
         self.reactions = ReactionRepository(db, settings)
         self.pins = PinRepository(db, settings)
+        # Mentions resolved in text, and each user's inbox of them (reads only).
+        self.mentions = MentionRepository(db, settings)
+        # Thread pages, follows (logged like reactions) and thread read markers (published
+        # to the user's own channel, as room markers are).
+        self.threads = LiveThreads(db, settings, self.outbox)
         self.events = hub
         self.presence = Presence(
             redis,

@@ -90,8 +90,9 @@ class FollowedThreadPage:
 @dataclass(frozen=True, slots=True)
 class ResolvedMentions:
     """What `@username` tokens in a text name among a room's members: their ids in the
-    order first written, whether `@room` was written, and the names that matched no member
-    (unknown users, or users not in the room)."""
+    order first written, each once (the caller's own left out, as a send drops the
+    sender), whether `@room` was written (in any letter case; never a username), and the
+    names that matched no member (unknown users, or users not in the room), each once."""
 
     user_ids: tuple[UUID, ...]
     mentions_room: bool
@@ -109,11 +110,16 @@ class Mention:
 
 @dataclass(frozen=True, slots=True)
 class MentionCursor:
+    """Where a page of a mentions inbox ended: the last mention's message time and id; pass
+    it as `before` for the next (older) page."""
+
     created_at: datetime
     message_id: UUID
 
 
 @dataclass(frozen=True, slots=True)
 class MentionPage:
+    """A user's mentions, newest first; `next_cursor` is None when this page is the last."""
+
     mentions: tuple[Mention, ...]
     next_cursor: MentionCursor | None

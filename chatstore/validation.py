@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
 import uuid
 from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from chatstore.errors import ValidationError
 
 T = TypeVar("T", bound=str)
+C = TypeVar("C")
 
 EMAIL_MAX = 254
 # Pragmatic shape check (local@domain.tld); the address itself is proven by a mail loop.
@@ -43,6 +46,8 @@ RESERVED_EVENT_PREFIXES = (
     "marker.",
     "stream.",
     "subscription.",
+    "thread.",
+    "mention.",
 )
 # A reaction key: an emoji (flags and family sequences run to several code points), a
 # `:shortcode:` or `+1`. Whitespace (str.isspace) and control characters (category Cc) are
@@ -92,6 +97,17 @@ def mention_ids(field: str, values: object) -> list[uuid.UUID]:
     if len(ids) > MENTIONS_MAX:
         raise ValidationError(field, f"must name at most {MENTIONS_MAX} users")
     return ids
+
+
+def keyset_cursor(field: str, value: object, cls: type[C]) -> C:
+    """A keyset cursor a previous page handed out: an instance of the dataclass `cls` whose
+    fields are an aware datetime and a UUID, in that order (a naive time would compare in
+    the server's time zone, anything else would reach the driver)."""
+    if isinstance(value, cls):
+        at, key = (getattr(value, f.name) for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+        if isinstance(at, datetime) and at.tzinfo is not None and isinstance(key, uuid.UUID):
+            return value
+    raise ValidationError(field, f"must be a {cls.__name__} from a previous page, or None")
 
 
 def flag(field: str, value: object) -> bool:

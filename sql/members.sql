@@ -13,14 +13,17 @@ FROM room_users
 WHERE room_id = :room_id AND user_id = :user_id;
 
 -- name: unread_counts(user_id)
--- One row per room the user belongs to: the room's last seq, the user's read marker and
--- the unread count (the member_unread view: messages after the marker, less the
--- soft-deleted ones), most recently active room first.
+-- One row per room the user belongs to: the room's last seq, the user's read marker, the
+-- unread count (the member_unread view: messages after the marker, less the soft-deleted
+-- ones) and the unread mention count (unread_mentions(): the messages after the marker
+-- that name the user or mention the whole room, each once, deleted ones left out; two
+-- index ranges per room), most recently active room first.
 SELECT
     mu.room_id,
     mu.last_seq,
     mu.last_read_seq,
-    mu.unread_count
+    mu.unread_count,
+    unread_mentions(mu.room_id, mu.user_id, mu.last_read_seq) AS unread_mention_count
 FROM member_unread AS mu
 WHERE mu.user_id = :user_id
 ORDER BY mu.last_message_at DESC NULLS LAST, mu.room_id ASC;
@@ -313,9 +316,11 @@ LIMIT :limit OFFSET :offset;
 -- Moves the member's read marker forward to seq, clamped to the room's last_seq, never
 -- backward; nothing when the room does not exist, else one row: is_member (a non-member
 -- writes nothing), and for a member the marker after this statement (last_read_seq),
--- whether this statement moved it (moved) and the exact unread count after it (the
+-- whether this statement moved it (moved), the exact unread count after it (the
 -- member_unread rule: last_seq - marker - the soft-deleted messages after the marker,
--- counted on messages_deleted_room_seq_idx). No read receipt is written.
+-- counted on messages_deleted_room_seq_idx) and the unread mention count after it
+-- (unread_mentions() from the new marker, as members.unread_counts counts). No read
+-- receipt is written.
 -- The membership row is locked first (the only lock taken, so no lock order to keep), so a
 -- concurrent move is waited for and read, never undone; a marker a concurrent call moved
 -- past this statement's snapshot of last_seq counts nothing unread.
@@ -377,7 +382,8 @@ SELECT
                 AND d.deleted_at IS NOT NULL
         ),
         0
-    ) AS unread_count
+    ) AS unread_count,
+    unread_mentions(mk.room_id, :user_id::uuid, mk.last_read_seq) AS unread_mention_count
 FROM marker AS mk;
 
 -- name: mark_all_read(user_id)^

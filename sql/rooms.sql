@@ -146,8 +146,9 @@ RETURNING
 
 -- name: rooms_of_user(user_id)
 -- The user's rooms, most recently active first (rooms without messages last, newest
--- first), each with the user's role, read marker and exact unread count (the
--- member_unread view, shared with members.unread_counts); the room's last message as a
+-- first), each with the user's role, read marker, exact unread count (the member_unread
+-- view, shared with members.unread_counts) and unread mention count (unread_mentions(),
+-- as members.unread_counts counts it); the room's last message as a
 -- preview (last_message: message_preview(), the same jsonb a reply shows of what it
 -- quotes, NULL when the room has no message); and for a
 -- direct room the other user (direct_user_* columns, NULL once that user is deleted, and
@@ -169,6 +170,7 @@ SELECT
     du.id AS direct_user_id,
     du.username AS direct_user_username,
     du.display_name AS direct_user_display_name,
+    unread_mentions(r.id, mu.user_id, mu.last_read_seq) AS unread_mention_count,
     CASE WHEN lm.id IS NOT NULL THEN message_preview(lm) END AS last_message
 FROM member_unread AS mu
 INNER JOIN rooms AS r ON mu.room_id = r.id

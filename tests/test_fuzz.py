@@ -2,13 +2,13 @@
 call that raised left PostgreSQL and Redis exactly as they were.
 
 Every public method of ChatStore and of what it hands out (users, rooms, messages,
-reactions, pins, sessions, presence, typing, log, plus `chatstore.realtime.publish`) is
-called with arguments drawn from a mix of valid values (the ids of a small world of users,
-rooms and messages, well formed text) and hostile ones: lone surrogates, NUL, None, numbers,
-bools, bytes, lists, dicts, huge strings, malformed UUIDs, negative and huge numbers, valid
-text with a surrogate or NUL slipped in, and CreateMessage, Attachment, Event and page
-cursor records with one bad field. Most calls get exactly one hostile argument, so each rule
-is reached past the checks before it.
+reactions, pins, mentions, sessions, presence, typing, log, plus
+`chatstore.realtime.publish`) is called with arguments drawn from a mix of valid values (the
+ids of a small world of users, rooms and messages, well formed text) and hostile ones: lone
+surrogates, NUL, None, numbers, bools, bytes, lists, dicts, huge strings, malformed UUIDs,
+negative and huge numbers, valid text with a surrogate or NUL slipped in, and
+CreateMessage, Attachment, Event and page cursor records with one bad field. Most calls get
+exactly one hostile argument, so each rule is reached past the checks before it.
 
 A problem is: a raw (non-chatstore) exception, a hang, a chatstore error after which a row
 count or digest (db/checks/fuzz.sql) or the Redis keys and values differ, a bare
@@ -47,6 +47,7 @@ from chatstore import (
     ChatStore,
     ChatStoreError,
     CreateMessage,
+    MentionCursor,
     NotFound,
     PinCursor,
     PublicRoomCursor,
@@ -56,6 +57,7 @@ from chatstore import (
 from chatstore.realtime import Event, publish
 from chatstore.realtime.presence import DUE_KEY, presence_key
 from chatstore.realtime.tasks import stop_task
+from chatstore.thread_models import FollowedThreadCursor
 from tests.conftest import settings_for
 from tests.dbchecks import CHECKS, connect
 from tests.servers import RedisServer, flushed_redis
@@ -72,14 +74,26 @@ states: Any = aiosql.from_path(CHECKS / "fuzz.sql", "apsycopg")
 conversation_states: Any = aiosql.from_str(
     """
 -- name: table_states()
--- Row count and md5 of every row of message_reactions and message_pins.
+-- Row count and md5 of every row of the conversation tables.
 SELECT 'message_reactions' AS table_name, count(*) AS row_count,
     md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS digest
 FROM message_reactions AS t
 UNION ALL
 SELECT 'message_pins' AS table_name, count(*) AS row_count,
     md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS digest
-FROM message_pins AS t;
+FROM message_pins AS t
+UNION ALL
+SELECT 'threads' AS table_name, count(*) AS row_count,
+    md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS digest
+FROM threads AS t
+UNION ALL
+SELECT 'thread_follows' AS table_name, count(*) AS row_count,
+    md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS digest
+FROM thread_follows AS t
+UNION ALL
+SELECT 'message_mentions' AS table_name, count(*) AS row_count,
+    md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS digest
+FROM message_mentions AS t;
 """,
     "apsycopg",
 )
@@ -233,6 +247,13 @@ def kinds(world: World) -> dict[str, Kind]:
         "attachment": value_kind(st.none()),
         "client_id": text_kind(st.none() | words),
         "reply_to_id": Kind(st.none() | message_id.valid, message_id.hostile),
+        "thread_root_id": Kind(st.none() | message_id.valid, message_id.hostile),
+        "also_to_room": value_kind(st.booleans(), None, 1, "yes"),
+        "mention_ids": Kind(
+            st.lists(user.valid, max_size=3).map(tuple),
+            either(HOSTILE, st.lists(HOSTILE | user.hostile, min_size=1, max_size=2)),
+        ),
+        "mentions_room": value_kind(st.booleans(), None, 0, "no"),
     }
     text_message = record_kind(CreateMessage, message)
     media = {
@@ -243,6 +264,7 @@ def kinds(world: World) -> dict[str, Kind]:
     }
     media_message = record_kind(CreateMessage, media)
     instant = st.datetimes(timezones=st.just(UTC))
+    mention_tokens = [f"@{name}" for name in world.usernames] + ["@room", "@Nobody."]
 
     def cursor_kind(build: Callable[..., object], key: st.SearchStrategy[Any]) -> Kind:
         """A page cursor (or None): an aware time and an id; hostile: a naive time, a
@@ -275,6 +297,12 @@ def kinds(world: World) -> dict[str, Kind]:
         ),
         "reactor_cursor?": cursor_kind(ReactorCursor, st.uuids()),
         "pin_cursor?": cursor_kind(PinCursor, st.uuids()),
+        "mention_cursor?": cursor_kind(MentionCursor, st.uuids()),
+        # Text to resolve mentions in: tokens naming the world's users, @room, and others.
+        "mention_text": text_kind(
+            st.lists(st.sampled_from(mention_tokens) | words, max_size=4).map(" ".join)
+        ),
+        "followed_cursor?": cursor_kind(FollowedThreadCursor, st.uuids()),
         # The directory's cursor: a lowercased name and a room id.
         "public_cursor?": Kind(
             st.none() | st.builds(PublicRoomCursor, st.text(max_size=10), st.uuids()),
@@ -444,6 +472,14 @@ reactions.reactors message reaction user_id=user after=reactor_cursor?? limit=li
 pins.pin message user_id=user
 pins.unpin message user_id=user
 pins.pins room user_id=user before=pin_cursor?? limit=limit?
+mentions.resolve room mention_text user_id=user
+mentions.inbox user before=mention_cursor?? limit=limit?
+threads.page message user_id=user before_thread_seq=seq?? limit=limit?
+threads.replies_after message user_id=user after_thread_seq=seq limit=limit?
+threads.follow message user_id=user
+threads.unfollow message user_id=user
+threads.mark_read message user_id=user thread_seq=seq??
+threads.followed user before=followed_cursor?? limit=limit?
 sessions.create user data=data?
 sessions.get token
 sessions.touch token

@@ -10,7 +10,8 @@ real chat is skewed and a plan fit for an average room can sort or walk a whole 
 The page queries are also run (EXPLAIN ANALYZE, read-only) deep in the hot room, to see
 that they read only the rows of their page. Reactions (a few on the first messages of every
 room, and thousands of one key on one hot-room message) and pins (the first messages of
-every room) make message_reactions and message_pins large too.
+every room) make message_reactions and message_pins large too, and mentions (every tenth
+message names the rooms' owner, one in 200 mentions the whole room) message_mentions.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from typing import Any
 
 import aiosql
 import bcrypt
+import psycopg
 import pytest
+from psycopg import sql
+from psycopg.rows import dict_row
 
 from chatstore.guardrails import (
     assert_plans_ok,
@@ -39,6 +43,7 @@ from chatstore.resources import packaged_sql_dir
 from tests.dbchecks import (
     CHECKS,
     analyzed_page_reads,
+    conversations,
     copy_sql,
     copy_sql_with_the_old_offset_page,
     probes,
@@ -47,6 +52,7 @@ from tests.dbchecks import connect as connect_async
 from tests.servers import PgServer, migrate
 
 bulk: Any = aiosql.from_path(CHECKS / "bulk.sql", "apsycopg")
+threads: Any = aiosql.from_path(CHECKS / "threads.sql", "apsycopg")
 ROOMS, PER_ROOM = 100, 3000
 # Members (and read receipts) spread over the rooms; messages edited per room.
 PEOPLE, EDITED_PER_ROOM = 20_000, 200
@@ -64,6 +70,23 @@ HOT_ROOM_KNOWN = {"members.list_members"}
 # SAMPLE_SEQ one) that HOT_REACTORS people reacted to with the same key.
 REACTED_PER_ROOM, PINNED_PER_ROOM, HOT_REACTORS = 100, 120, 5000
 REACTION = "👍"
+# Mentions: every NAMED_EVERY-th message names the owner (of every room), every
+# ROOM_EVERY-th mentions the whole room (already denser than real rooms, where only owners
+# and admins may); the queries that count or list them. The inbox merges each room's newest
+# @room messages with a sort of up to rooms x limit keys: at 1 in 100 the planner expects
+# more than the guardrails' 1,000 sorted rows for the owner's 101 rooms.
+NAMED_EVERY, ROOM_EVERY = 10, 200
+# Threads: one in the hot room, rooted at THREAD_ROOT_SEQ, with THREAD_REPLIES replies and
+# every member of the room (HOT_MEMBERS) following it; the queries that read it.
+THREAD_ROOT_SEQ, THREAD_REPLIES = 1_000, 20_000
+THREAD_QUERIES = ("threads.thread_page", "threads.mark_thread_read", "threads.followed_threads")
+MENTION_QUERIES = (
+    "members.unread_counts",
+    "members.mark_read_up_to",
+    "rooms.rooms_of_user",
+    "mentions.mention_inbox",
+    "mentions.resolve_mentions",
+)
 CONVERSATIONS: Any = aiosql.from_str(
     """
 -- name: bulk_load_reactions(hot_room_id, hot_seq, per_room, reactors, reaction)!
@@ -207,6 +230,19 @@ async def loaded(pg_server: PgServer) -> dict[str, Any]:
         )
         await CONVERSATIONS.bulk_load_pins(conn, pinned_by=user_id, per_room=PINNED_PER_ROOM)
         await CONVERSATIONS.analyze_conversations(conn)
+        await conversations.bulk_load_mentions(
+            conn, owner_id=user_id, named_every=NAMED_EVERY, room_every=ROOM_EVERY
+        )
+        await conversations.backdate_memberships(conn, user_id=user_id)
+        await conversations.analyze_mentions(conn)
+        await threads.bulk_load_thread(
+            conn, room_id=hot["id"], root_seq=THREAD_ROOT_SEQ, replies=THREAD_REPLIES
+        )
+        await threads.analyze_threads(conn)
+        hot_root = await bulk.message_at(conn, room_id=hot["id"], seq=THREAD_ROOT_SEQ)
+        # Halfway through the owner's named mentions: an inbox cursor deep in them.
+        named = (ROOMS * PER_ROOM + HOT_MESSAGES) // NAMED_EVERY
+        deep_mention = await conversations.mention_after(conn, user_id=user_id, skipped=named // 2)
         rooms = [
             row["room_id"]
             async for row in chatstore_queries().members.unread_counts(conn, user_id=user_id)
@@ -250,6 +286,15 @@ async def loaded(pg_server: PgServer) -> dict[str, Any]:
         "before_message_id": uuid.UUID(int=2**128 - 1),
         # Room pages with every thread reply (the default).
         "thread_replies": True,
+        # Usernames written in a text: members of some room, a user of the hot room, nobody.
+        "names": ["person1", "hot2", "nobody"],
+        # Threads: a message of an average room (no thread), and the cursors of thread
+        # pages and of the followed-threads list.
+        "root_id": message["id"],
+        "before_thread_seq": THREAD_REPLIES // 2,
+        "after_thread_seq": THREAD_REPLIES // 3,
+        "thread_seq": THREAD_REPLIES // 2,
+        "before_root_id": uuid.UUID(int=2**128 - 1),
     }
     # Deep in the hot room: an offset far past an average room's size, seqs in the middle.
     in_hot_room = known | {
@@ -261,6 +306,8 @@ async def loaded(pg_server: PgServer) -> dict[str, Any]:
         "seq": HOT_MESSAGES // 2,
         "offset": HOT_MESSAGES // 2,
         "message_ids": page_ids[hot["id"]],
+        # The hot room's thread, followed by every member, cursors in its middle.
+        "root_id": hot_root["id"],
     }
     return {
         "url": url,
@@ -269,6 +316,11 @@ async def loaded(pg_server: PgServer) -> dict[str, Any]:
         "hot_room_id": hot["id"],
         "known": known,
         "hot": in_hot_room,
+        # The inbox cursor halfway through the owner's named mentions.
+        "deep_mention": {
+            "before_at": deep_mention["created_at"],
+            "before_message_id": deep_mention["message_id"],
+        },
         # Keyset cursors halfway through the hot message's reactors and the hot room's pins.
         "deep": in_hot_room
         | {
@@ -290,6 +342,8 @@ def test_the_dataset_makes_these_tables_large(loaded: dict[str, Any]) -> None:
         "message_revisions",
         "message_reactions",
         "message_pins",
+        "message_mentions",
+        "thread_follows",
     }, large
     assert large["messages"] >= (ROOMS * PER_ROOM + HOT_MESSAGES) * 0.9
     assert "rooms" not in large
@@ -362,6 +416,59 @@ def test_reactor_and_pin_pages_read_only_their_rows(
     the first page and from halfway: a page reads at most its LIMIT of rows."""
     read, plan = analyzed_page_reads(loaded["url"], SQL, key, loaded[room], table)
     assert 0 < read <= loaded[room]["limit"], json.dumps(plan, indent=1)
+
+
+@pytest.mark.parametrize("room", ["known", "hot"])
+@pytest.mark.parametrize("key", MENTION_QUERIES + THREAD_QUERIES)
+def test_mention_and_thread_counts_scan_no_messages_or_mentions(
+    loaded: dict[str, Any], key: str, room: str
+) -> None:
+    """Run for real (rolled back): the owner's unread mention counts (the SQL function
+    unread_mentions(), whose inner queries EXPLAIN does not show), the room list, a marker
+    move, the inbox, a resolve, a thread page, a thread marker move and the followed threads
+    with their unread counts (in the hot room: a thread of THREAD_REPLIES replies) make no
+    sequential scan of messages or message_mentions.
+    The transaction's own scan counters (pg_stat_xact_user_tables) say so, the function's
+    scans included."""
+    queries, _ = load_queries([SQL])
+    query = next(q for q in queries if q.key == key)
+    checks, _ = load_queries([CHECKS])
+    scans = next(q for q in checks if q.key == "conversations.scans_in_this_transaction")
+    with psycopg.connect(loaded["url"], row_factory=dict_row) as conn:
+        conn.execute(sql.SQL(query.sql), {name: loaded[room][name] for name in query.parameters})
+        used = {
+            row["table_name"]: (row["seq_scan"], row["idx_scan"])
+            for row in conn.execute(sql.SQL(scans.sql)).fetchall()
+        }
+        conn.rollback()
+    assert all(seq_scans == 0 for seq_scans, _ in used.values()), used
+    if key != "mentions.resolve_mentions":
+        assert used["messages"][1] > 0, used
+
+
+def test_a_thread_page_reads_only_its_replies(loaded: dict[str, Any]) -> None:
+    """Halfway through the hot room's long thread, newest-first and catching up: the page
+    reads its root and at most `limit` replies (the closed thread_seq range)."""
+    for after in (None, THREAD_REPLIES // 3):
+        params = loaded["hot"] | {"after_thread_seq": after}
+        read, plan = analyzed_page_reads(loaded["url"], SQL, "threads.thread_page", params)
+        assert 1 < read <= params["limit"] + 1, json.dumps(plan, indent=1)
+
+
+@pytest.mark.parametrize("where", ["first", "deep"])
+def test_the_inbox_reads_a_page_of_mentions_and_a_few_rows_per_room(
+    loaded: dict[str, Any], where: str
+) -> None:
+    """The owner is named by tens of thousands of messages and is in every room: a page
+    reads at most its LIMIT of message_mentions rows (the named half walks the inbox index
+    from the cursor; the @room half only probes the primary key), and of messages at most a
+    LIMIT per room (the @room half's walk in each room) and the page's own."""
+    params = loaded["known"] | (loaded["deep_mention"] if where == "deep" else {})
+    key = "mentions.mention_inbox"
+    read, plan = analyzed_page_reads(loaded["url"], SQL, key, params, "message_mentions")
+    assert 0 < read <= params["limit"], json.dumps(plan, indent=1)
+    read, plan = analyzed_page_reads(loaded["url"], SQL, key, params)
+    assert 0 < read <= (ROOMS + 2) * params["limit"], json.dumps(plan, indent=1)
 
 
 # Near the hot room's end no other room has seqs that high, so with an open range the

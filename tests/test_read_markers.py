@@ -243,7 +243,12 @@ async def test_a_move_is_published_on_the_users_channel(
         6,
         None,
     )
-    assert event.payload == {"user_id": str(w.alice), "last_read_seq": 6, "unread_count": 3}
+    assert event.payload == {
+        "user_id": str(w.alice),
+        "last_read_seq": 6,
+        "unread_count": 3,
+        "unread_mention_count": 0,
+    }
     # A call that moves nothing publishes nothing: the next event is the next real move.
     await store.messages.mark_read_up_to(w.room, w.alice, 2)
     await store.messages.mark_read_up_to(w.room, w.alice, 9)
@@ -365,5 +370,10 @@ async def test_the_users_other_device_hears_it_and_a_co_member_does_not(
         assert (own.type, own.room_id, own.payload) == (
             "marker.moved",
             w.other,
-            {"user_id": str(w.bob), "last_read_seq": 4, "unread_count": 0},
+            {
+                "user_id": str(w.bob),
+                "last_read_seq": 4,
+                "unread_count": 0,
+                "unread_mention_count": 0,
+            },
         )

@@ -90,7 +90,14 @@ def test_demo_prints_what_the_seed_loaded(database_url: str, redis_server: Redis
     assert "reactions on [5]: 👍 x2 (alice too), :tada: x1" in out
     assert "pinned: [5] 'see you at 6'" in out
     assert "marks the room read: 0 unread" in out
-    assert "last 'count me in'" in out
+    # A thread under [5] with a mention resolved from the text, and what the mentioned see.
+    assert "in the thread of [5]: reply 1 is room seq 8" in out
+    assert "follows [5]: unread replies 1, mentions 1" in out
+    assert "room list: unread mentions 1" in out
+    assert "inbox: 'which pier, @alice." in out
+    assert "the room without thread-only replies: [5] (2 replies), [6], [7], [9]" in out
+    assert "reads the thread: unread replies 0" in out
+    assert "last 'pier 3'" in out
     assert "unread, last 'psst, a secret'" in out
     # Two connected users, live through Redis.
     assert "online=True" in out

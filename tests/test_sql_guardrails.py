@@ -157,7 +157,9 @@ def test_a_broken_query_fails_naming_it_and_the_postgres_error(
     problems = explain_problems(database_url, [folder])
     assert len(problems) == 1, problems
     lines = (folder / "messages.sql").read_text().splitlines()
-    line = lines.index("-- name: page_after(room_id, user_id, after_seq, limit, thread_replies)") + 1
+    line = (
+        lines.index("-- name: page_after(room_id, user_id, after_seq, limit, thread_replies)") + 1
+    )
     assert problems[0].startswith(f"messages.page_after (sql/messages.sql:{line}): ")
     assert "column m.edit_cnt does not exist" in problems[0]
 

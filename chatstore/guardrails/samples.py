@@ -56,6 +56,8 @@ SAMPLE_VALUES: Final[Mapping[str, Any]] = {
     "room_mention_added": True,
     "mentions_added": [uuid.UUID(int=3)],
     "following": True,
+    # Usernames a text mentions (sql/mentions.sql resolve_mentions).
+    "names": ["alice", "bob"],
 }
 
 _FLAG_PREFIXES: Final = ("is_", "set_", "has_")

@@ -45,12 +45,18 @@ KNOWN_EVENT_TYPES: Final = frozenset(
         "reaction.removed",
         "message.pinned",
         "message.unpinned",
+        "thread.followed",
+        "thread.unfollowed",
+        # Derived by a client stream from a message entry that mentions its user (no
+        # event_seq of its own: it follows that entry, exactly once as the entry does).
+        "mention.received",
         # Ephemeral (no event_seq):
         "typing.changed",
         "receipt.read",
         # On the user's own channel: their read markers moved (one room / every room).
         "marker.moved",
         "marker.all_read",
+        "thread.marker_moved",
         "presence.changed",
         "room.deleted",
         # Local to a process, never published: a client stream's notices.

@@ -31,6 +31,7 @@ from chatstore.errors import ChatStoreError
 from chatstore.models import UserRoom
 from chatstore.realtime.events import Event, entry_event, user_channel
 from chatstore.realtime.feed import RoomFeed
+from chatstore.realtime.mention_events import mention_event
 from chatstore.realtime.pubsub import EventHub
 from chatstore.realtime.stream_rooms import (
     StreamRoom,
@@ -280,6 +281,11 @@ class ClientStream:
             self._stale.add(room.room_id)  # a hole: read the log from the cursor
             return None
         room.cursor = event.event_seq
+        mention = mention_event(event, self.user_id)
+        if (
+            mention is not None
+        ):  # yielded right after this entry (chatstore.realtime.mention_events)
+            self._front.appendleft(mention)
         if event.type in _LEAVING and event.payload.get("user_id") == str(self.user_id):
             room.open = False
             self._feed.leave(room.room_id, self)

@@ -29,7 +29,7 @@ from uuid import UUID
 
 from chatstore import validation
 from chatstore.conversation_models import Pin, PinChange, PinCursor, PinPage
-from chatstore.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from chatstore.errors import Conflict, NotFound, PermissionDenied
 from chatstore.repositories.base import Repository
 from chatstore.repositories.message_rows import message_from_row
 from chatstore.repositories.reactions import require_member, room_write
@@ -134,14 +134,7 @@ class PinRepository(Repository):
 
 
 def _cursor(value: object) -> PinCursor:
-    if (
-        not isinstance(value, PinCursor)
-        or not isinstance(value.pinned_at, datetime)
-        or value.pinned_at.tzinfo is None
-        or not isinstance(value.message_id, UUID)
-    ):
-        raise ValidationError("before", "must be a PinCursor from a previous page, or None")
-    return value
+    return validation.keyset_cursor("before", value, PinCursor)
 
 
 def _change(row: Row) -> PinChange:

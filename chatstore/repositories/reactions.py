@@ -239,14 +239,7 @@ class ReactionRepository(Repository):
 
 
 def _cursor(value: object) -> ReactorCursor:
-    if (
-        not isinstance(value, ReactorCursor)
-        or not isinstance(value.reacted_at, datetime)
-        or value.reacted_at.tzinfo is None
-        or not isinstance(value.user_id, UUID)
-    ):
-        raise ValidationError("after", "must be a ReactorCursor from a previous page, or None")
-    return value
+    return validation.keyset_cursor("after", value, ReactorCursor)
 
 
 def _count(row: Row) -> ReactionCount:

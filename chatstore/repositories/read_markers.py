@@ -3,7 +3,8 @@
 - `mark_read_up_to(room_id, user_id, seq=None)` moves one member's marker
   (room_users.last_read_seq) forward to `seq`: None means the room's last message, a seq
   past it is clamped to it, and a marker already there or further stays put (never
-  backward). It answers the marker and the exact unread count after it.
+  backward). It answers the marker and the exact unread and unread mention counts
+  after it.
 - `mark_all_read(user_id)` moves every marker of the user to its room's last message and
   answers how many moved.
 
@@ -19,18 +20,16 @@ moving it once, so a lost answer is settled by running the statement again
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, TypeVar
+from collections.abc import Mapping
+from typing import Any, Final
 from uuid import UUID
 
 from chatstore import validation
-from chatstore.commit_outcome import run_idempotent
+from chatstore.commit_outcome import run_idempotent_counted
 from chatstore.conversation_models import ReadMarker
 from chatstore.db import current_connection
 from chatstore.errors import NotFound, PermissionDenied
 from chatstore.repositories.base import Repository
-
-T = TypeVar("T")
 
 # Past any seq (validation.seq's bound): "up to the last message", clamped by the query.
 LAST: Final = 2**62
@@ -45,9 +44,9 @@ class ReadMarkerRepository(Repository):
     ) -> ReadMarker:
         """Move the member's read marker forward to `seq` (None: the room's last message;
         a seq past it counts as it; never backward) and return it with the exact unread
-        count after it. No read receipts are written. Raises ValidationError (seq not a
-        whole number >= 0, bad ids; nothing written), NotFound (room), PermissionDenied
-        (not a member)."""
+        and unread mention counts after it. No read receipts are written. Raises
+        ValidationError (seq not a whole number >= 0, bad ids; nothing written), NotFound
+        (room), PermissionDenied (not a member)."""
         marker, _ = await self._move(room_id, user_id, seq)
         return marker
 
@@ -74,7 +73,9 @@ class ReadMarkerRepository(Repository):
                 )
             return row
 
-        row, retried = await self._idempotent(attempt, "mark read up to")
+        row, retried = await run_idempotent_counted(
+            self._db, attempt, "mark read up to", current_connection() is not None
+        )
         if row is None:
             raise NotFound("room", room)
         if not row["is_member"]:
@@ -85,6 +86,7 @@ class ReadMarkerRepository(Repository):
             last_read_seq=int(row["last_read_seq"]),
             unread_count=int(row["unread_count"]),
             moved=bool(row["moved"]),
+            unread_mention_count=int(row["unread_mention_count"]),
         )
         return marker, marker.moved or retried
 
@@ -97,20 +99,10 @@ class ReadMarkerRepository(Repository):
                 row = await self._queries.members.mark_all_read(conn, user_id=reader)
             return int(row["moved_count"])
 
-        moved, retried = await self._idempotent(attempt, "mark all read")
+        moved, retried = await run_idempotent_counted(
+            self._db, attempt, "mark all read", current_connection() is not None
+        )
         return moved, moved > 0 or retried
-
-    async def _idempotent(self, attempt: Callable[[], Awaitable[T]], what: str) -> tuple[T, bool]:
-        """run_idempotent, and whether the statement ran more than once."""
-        runs = 0
-
-        async def counted() -> T:
-            nonlocal runs
-            runs += 1
-            return await attempt()
-
-        result = await run_idempotent(self._db, counted, what, current_connection() is not None)
-        return result, runs > 1
 
 
 __all__ = ["ReadMarkerRepository"]

@@ -56,6 +56,8 @@ _REACTIONS = "ReactionRepository"
 _PINS = "PinRepository"
 _MARKERS = "ReadMarkerRepository"
 _DIRECTORY = "RoomDirectory"
+_MENTIONS = "MentionRepository"
+_THREADS = "ThreadRepository"
 # A room of the public directory (chatstore.repositories.room_directory).
 _PUBLIC_ROOM = ROOM | {"member_count", "last_activity_at", "name_key"}
 _PAGE = PAGE_MESSAGE | {"is_member", "room_last_seq"}
@@ -80,7 +82,7 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "members.get_member": (_ROOMS, MEMBER),
     "members.unread_counts": (
         _MESSAGES,
-        frozenset({"room_id", "last_seq", "last_read_seq", "unread_count"}),
+        frozenset({"room_id", "last_seq", "last_read_seq", "unread_count", "unread_mention_count"}),
     ),
     "members.add_member": (_ROOMS, MEMBER | APPENDED),
     "members.add_members_if_absent": (_ROOMS, frozenset({"added_count", "first_event_seq"})),
@@ -89,7 +91,7 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "members.list_members": (_ROOMS, MEMBER),
     "members.mark_read_up_to": (
         _MARKERS,
-        frozenset({"is_member", "moved", "last_read_seq", "unread_count"}),
+        frozenset({"is_member", "moved", "last_read_seq", "unread_count", "unread_mention_count"}),
     ),
     "members.mark_all_read": (_MARKERS, frozenset({"moved_count"})),
     # sql/messages.sql
@@ -112,6 +114,9 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "editing.edit_message": (_MESSAGES, MESSAGE | APPENDED),
     "editing.soft_delete_message": (_MESSAGES, MESSAGE | APPENDED),
     "messages.message_history": (_MESSAGES, REVISION | {"is_member"}),
+    # sql/mentions.sql
+    "mentions.resolve_mentions": (_MENTIONS, frozenset({"name", "member_id", "is_member"})),
+    "mentions.mention_inbox": (_MENTIONS, MESSAGE | {"by_name"}),
     # sql/migrations.sql
     "migrations.applied_migrations": ("chatstore.schema_version", frozenset({"version"})),
     "migrations.migrations_table_exists": ("chatstore.schema_version", frozenset({"present"})),
@@ -151,7 +156,9 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "rooms.update_room": (_ROOMS, ROOM | APPENDED),
     "rooms.rooms_of_user": (
         _ROOMS,
-        ROOM | {"role", "last_read_seq", "unread_count", "last_message"} | DIRECT_USER_COLUMNS,
+        ROOM
+        | {"role", "last_read_seq", "unread_count", "unread_mention_count", "last_message"}
+        | DIRECT_USER_COLUMNS,
     ),
     "rooms.public_rooms": (_DIRECTORY, _PUBLIC_ROOM),
     "rooms.search_public_rooms": (_DIRECTORY, _PUBLIC_ROOM),
@@ -162,6 +169,41 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "sessions.check_session": (
         "SessionStore",
         frozenset({"user_id", "data", "created_at", "expires_at"}),
+    ),
+    # sql/threads.sql
+    "threads.thread_page": (_THREADS, PAGE_MESSAGE | {"is_member", "last_thread_seq"}),
+    "threads.follow_thread": (_THREADS, APPENDED | {"changed"}),
+    "threads.unfollow_thread": (_THREADS, APPENDED | {"changed"}),
+    "threads.mark_thread_read": (
+        _THREADS,
+        frozenset(
+            {
+                "room_id",
+                "is_member",
+                "following",
+                "moved",
+                "last_read_thread_seq",
+                "unread_replies",
+                "unread_mentions",
+            }
+        ),
+    ),
+    "threads.followed_threads": (
+        _THREADS,
+        frozenset(
+            {
+                "room_id",
+                "root",
+                "reply_count",
+                "last_thread_seq",
+                "last_reply_at",
+                "participant_ids",
+                "last_activity_at",
+                "last_read_thread_seq",
+                "unread_replies",
+                "unread_mentions",
+            }
+        ),
     ),
     # sql/transactions.sql
     "transactions.current_xact_id": ("chatstore.db", frozenset({"xact_id"})),

@@ -95,13 +95,14 @@ class ReceiptMethods(Repository):
 
     async def unread_counts(self, user_id: UUID | str) -> list[UnreadCount]:
         """Exact unread counts of every room the user belongs to, most recently active first,
-        with each room's last seq and the user's read marker."""
+        with each room's last seq, the user's read marker and the unread mentions."""
         return [
             UnreadCount(
                 room_id=row["room_id"],
                 count=row["unread_count"],
                 last_seq=row["last_seq"],
                 last_read_seq=row["last_read_seq"],
+                unread_mention_count=row["unread_mention_count"],
             )
             for row in await self._unread_rows(user_id)
         ]

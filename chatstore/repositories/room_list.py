@@ -44,6 +44,7 @@ def user_room(row: Mapping[str, Any]) -> UserRoom:
         unread_count=row["unread_count"],
         last_message=None if (last := row["last_message"]) is None else message_preview(last),
         direct_user=_direct_user(row),
+        unread_mention_count=row["unread_mention_count"],
     )
 
 

@@ -85,3 +85,85 @@ SELECT
     chr(g.c) AS reaction
 FROM generate_series(:low::integer, :high::integer) AS g (c)
 WHERE g.c < 55296 OR g.c > 57343;
+
+-- name: mention_rows()
+-- Every message_mentions row: the message, the member it names and the seq it carries,
+-- in seq order, then by member.
+SELECT
+    message_id,
+    user_id,
+    room_id,
+    seq
+FROM message_mentions
+ORDER BY room_id, seq, user_id;
+
+-- name: bulk_load_mentions(owner_id, named_every, room_every)!
+-- Mentions for the plan checks (tests/test_query_plans.py): the owner of the bulk rooms is
+-- named by every message whose seq is 3 past a multiple of named_every (those not
+-- deleted: a deleted message has no mention rows), one message_mentions row each. Every
+-- message 7 past a multiple of room_every (not deleted) mentions the whole room, sent by
+-- the room's first plain member (so it is in the owner's inbox). Disjoint rows when
+-- room_every is a multiple of named_every, so no message is updated twice.
+WITH named AS (
+    UPDATE messages AS m
+    SET mentioned_ids = ARRAY[:owner_id::uuid]
+    WHERE mod(m.seq, :named_every) = 3 AND m.deleted_at IS NULL
+    RETURNING m.room_id, m.id, m.seq, m.created_at
+),
+
+named_rows AS (
+    INSERT INTO message_mentions (room_id, message_id, user_id, seq, created_at)
+    SELECT
+        n.room_id,
+        n.id,
+        :owner_id,
+        n.seq,
+        n.created_at
+    FROM named AS n
+)
+
+UPDATE messages AS m
+SET
+    mentions_room = TRUE,
+    sender_id = (
+        SELECT ru.user_id
+        FROM room_users AS ru
+        WHERE ru.room_id = m.room_id AND ru.role = 'member'
+        ORDER BY ru.user_id
+        LIMIT 1
+    )
+WHERE mod(m.seq, :room_every) = 7 AND m.deleted_at IS NULL;
+
+-- name: backdate_memberships(user_id)!
+-- Moves the user's joined_at a day back, before every bulk message, so each room's @room
+-- messages count as sent after the user joined (bulk messages are dated before the load).
+UPDATE room_users
+SET joined_at = joined_at - interval '1 day'
+WHERE user_id = :user_id;
+
+-- name: analyze_mentions()!
+-- Planner statistics after the mentions' bulk load.
+ANALYZE messages, message_mentions, room_users;
+
+-- name: mention_after(user_id, skipped)^
+-- The inbox cursor (created_at, message_id) of the user's newest named mention after
+-- skipping `skipped` newer ones.
+SELECT
+    created_at,
+    message_id
+FROM message_mentions
+WHERE user_id = :user_id
+ORDER BY created_at DESC, message_id DESC
+LIMIT 1 OFFSET :skipped;
+
+-- name: scans_in_this_transaction()
+-- How many sequential and index scans this transaction has made so far of messages and
+-- message_mentions (pg_stat_xact_user_tables: not yet flushed to the cumulative
+-- statistics), SQL functions' scans included.
+SELECT
+    relname AS table_name,
+    seq_scan,
+    idx_scan
+FROM pg_stat_xact_user_tables
+WHERE relname IN ('messages', 'message_mentions')
+ORDER BY relname;
