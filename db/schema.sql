@@ -226,7 +226,7 @@ COMMENT ON FUNCTION public.quoted_preview(quoted_room_id uuid, quoted_id uuid) I
 -- Name: reaction_summary(uuid, uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.reaction_summary(summary_room_id uuid, summary_message_id uuid, reader_id uuid) RETURNS jsonb
+CREATE FUNCTION public.reaction_summary(summary_room_id uuid, summary_message_id uuid, reader_id uuid) RETURNS TABLE(reactions jsonb)
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT coalesce(jsonb_agg(
@@ -255,7 +255,7 @@ $$;
 -- Name: FUNCTION reaction_summary(summary_room_id uuid, summary_message_id uuid, reader_id uuid); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.reaction_summary(summary_room_id uuid, summary_message_id uuid, reader_id uuid) IS 'A message''s reactions as jsonb [{message_id, reaction, count, reacted_by_me}], first used first; [] for none.';
+COMMENT ON FUNCTION public.reaction_summary(summary_room_id uuid, summary_message_id uuid, reader_id uuid) IS 'One row: a message''s reactions as jsonb [{message_id, reaction, count, reacted_by_me}], first used first; [] for none.';
 
 
 --
@@ -283,8 +283,8 @@ COMMENT ON FUNCTION public.set_updated_at() IS 'BEFORE UPDATE trigger: stamps up
 -- Name: thread_summary(uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.thread_summary(summary_room_id uuid, summary_root_id uuid) RETURNS jsonb
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+CREATE FUNCTION public.thread_summary(summary_room_id uuid, summary_root_id uuid) RETURNS TABLE(thread jsonb)
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT jsonb_build_object(
         'reply_count', t.reply_count,
@@ -301,15 +301,15 @@ $$;
 -- Name: FUNCTION thread_summary(summary_room_id uuid, summary_root_id uuid); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.thread_summary(summary_room_id uuid, summary_root_id uuid) IS 'The summary of the thread rooted at a message (jsonb), or NULL when it has none.';
+COMMENT ON FUNCTION public.thread_summary(summary_room_id uuid, summary_root_id uuid) IS 'The summary of the thread rooted at a message (one row of jsonb), or no row when it has none.';
 
 
 --
 -- Name: unread_mentions(uuid, uuid, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.unread_mentions(counted_room_id uuid, counted_user_id uuid, after_seq bigint) RETURNS bigint
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+CREATE FUNCTION public.unread_mentions(counted_room_id uuid, counted_user_id uuid, after_seq bigint) RETURNS TABLE(unread_mentions bigint)
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT (
         SELECT count(*)
@@ -335,7 +335,7 @@ $$;
 -- Name: FUNCTION unread_mentions(counted_room_id uuid, counted_user_id uuid, after_seq bigint); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.unread_mentions(counted_room_id uuid, counted_user_id uuid, after_seq bigint) IS 'Unread mentions of a member in a room after a read marker (by name or @room), deleted messages left out.';
+COMMENT ON FUNCTION public.unread_mentions(counted_room_id uuid, counted_user_id uuid, after_seq bigint) IS 'One row: unread mentions of a member in a room after a read marker (by name or @room), deleted messages left out.';
 
 
 --
@@ -1398,4 +1398,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261128100300'),
     ('20261128100400'),
     ('20261128100500'),
-    ('20261128100600');
+    ('20261128100600'),
+    ('20261128100700');

@@ -23,8 +23,10 @@ SELECT
     mu.last_seq,
     mu.last_read_seq,
     mu.unread_count,
-    unread_mentions(mu.room_id, mu.user_id, mu.last_read_seq) AS unread_mention_count
+    um.unread_mentions AS unread_mention_count
 FROM member_unread AS mu
+-- A table function, inlined into this plan (migration 20261128100700).
+CROSS JOIN LATERAL unread_mentions(mu.room_id, mu.user_id, mu.last_read_seq) AS um
 WHERE mu.user_id = :user_id
 ORDER BY mu.last_message_at DESC NULLS LAST, mu.room_id ASC;
 
@@ -383,8 +385,10 @@ SELECT
         ),
         0
     ) AS unread_count,
-    unread_mentions(mk.room_id, :user_id::uuid, mk.last_read_seq) AS unread_mention_count
-FROM marker AS mk;
+    um.unread_mentions AS unread_mention_count
+FROM marker AS mk
+-- A table function, inlined into this plan (migration 20261128100700).
+CROSS JOIN LATERAL unread_mentions(mk.room_id, :user_id::uuid, mk.last_read_seq) AS um;
 
 -- name: mark_all_read(user_id)^
 -- One row: moved_count, how many of the user's read markers this statement moved, each to

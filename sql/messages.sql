@@ -113,20 +113,15 @@ SELECT
         WHEN m.deleted_at IS NULL AND ru.user_id IS NOT NULL THEN m.mentioned_ids ELSE '{}'
     END AS mentioned_ids,
     CASE
-        WHEN
-            m.deleted_at IS NULL AND ru.user_id IS NOT NULL
-            THEN reaction_summary(m.room_id, m.id, ru.user_id)
-        ELSE '[]'
+        WHEN m.deleted_at IS NULL AND ru.user_id IS NOT NULL THEN rx.reactions ELSE '[]'
     END AS reactions,
-    CASE
-        WHEN
-            m.thread_root_id IS NULL AND ru.user_id IS NOT NULL
-            THEN thread_summary(m.room_id, m.id)
-    END AS thread,
+    CASE WHEN ru.user_id IS NOT NULL THEN ts.thread END AS thread,
     ru.user_id IS NOT NULL AS is_member
 FROM messages AS m
 LEFT JOIN room_users AS ru
     ON m.room_id = ru.room_id AND ru.user_id = :user_id
+LEFT JOIN LATERAL reaction_summary(m.room_id, m.id, ru.user_id) AS rx ON TRUE
+LEFT JOIN LATERAL thread_summary(m.room_id, m.id) AS ts ON m.thread_root_id IS NULL
 WHERE m.id = :message_id;
 
 -- name: page_before(room_id, user_id, before_seq, limit, thread_replies)
@@ -154,8 +149,8 @@ SELECT
     m.shown_in_room,
     m.mentions_room,
     m.mentioned_ids,
-    m.reactions,
-    m.thread,
+    CASE WHEN m.deleted_at IS NULL THEN rx.reactions ELSE '[]' END AS reactions,
+    ts.thread,
     ru.user_id IS NOT NULL AS is_member
 FROM rooms AS r
 LEFT JOIN room_users AS ru
@@ -183,15 +178,7 @@ LEFT JOIN LATERAL (
         CASE
             WHEN msg.deleted_at IS NULL THEN quoted_preview(msg.room_id, msg.reply_to_id)
         END AS reply_to,
-        CASE WHEN msg.deleted_at IS NULL THEN msg.mentioned_ids ELSE '{}' END AS mentioned_ids,
-        -- Each message's reactions (one range of the reactions' primary key) and, on a
-        -- thread's root, its summary (one primary-key lookup): see the functions'
-        -- migration, 20261128100600.
-        CASE
-            WHEN msg.deleted_at IS NULL THEN reaction_summary(msg.room_id, msg.id, ru.user_id)
-            ELSE '[]'
-        END AS reactions,
-        CASE WHEN msg.thread_root_id IS NULL THEN thread_summary(msg.room_id, msg.id) END AS thread
+        CASE WHEN msg.deleted_at IS NULL THEN msg.mentioned_ids ELSE '{}' END AS mentioned_ids
     FROM messages AS msg
     -- Keyed on the membership row: a non-member's NULL room_id matches no message.
     -- Without thread_replies, a reply that stays in its thread is skipped (read on the
@@ -203,6 +190,11 @@ LEFT JOIN LATERAL (
     ORDER BY msg.seq DESC
     LIMIT :limit
 ) AS m ON TRUE
+-- Each message's reactions (one range of the reactions' primary key) and, on a thread's
+-- root, its summary (one primary-key lookup): table functions, inlined into this plan
+-- (migration 20261128100700).
+LEFT JOIN LATERAL reaction_summary(m.room_id, m.id, ru.user_id) AS rx ON TRUE
+LEFT JOIN LATERAL thread_summary(m.room_id, m.id) AS ts ON m.thread_root_id IS NULL
 WHERE r.id = :room_id
 ORDER BY m.seq DESC;
 
@@ -230,8 +222,8 @@ SELECT
     m.shown_in_room,
     m.mentions_room,
     m.mentioned_ids,
-    m.reactions,
-    m.thread,
+    CASE WHEN m.deleted_at IS NULL THEN rx.reactions ELSE '[]' END AS reactions,
+    ts.thread,
     ru.user_id IS NOT NULL AS is_member
 FROM rooms AS r
 LEFT JOIN room_users AS ru
@@ -259,15 +251,7 @@ LEFT JOIN LATERAL (
         CASE
             WHEN msg.deleted_at IS NULL THEN quoted_preview(msg.room_id, msg.reply_to_id)
         END AS reply_to,
-        CASE WHEN msg.deleted_at IS NULL THEN msg.mentioned_ids ELSE '{}' END AS mentioned_ids,
-        -- Each message's reactions (one range of the reactions' primary key) and, on a
-        -- thread's root, its summary (one primary-key lookup): see the functions'
-        -- migration, 20261128100600.
-        CASE
-            WHEN msg.deleted_at IS NULL THEN reaction_summary(msg.room_id, msg.id, ru.user_id)
-            ELSE '[]'
-        END AS reactions,
-        CASE WHEN msg.thread_root_id IS NULL THEN thread_summary(msg.room_id, msg.id) END AS thread
+        CASE WHEN msg.deleted_at IS NULL THEN msg.mentioned_ids ELSE '{}' END AS mentioned_ids
     FROM messages AS msg
     -- Keyed on the membership row: a non-member's NULL room_id matches no message. Seqs
     -- are gap-free (see page_by_offset), so the next `limit` messages are exactly the
@@ -282,6 +266,11 @@ LEFT JOIN LATERAL (
     ORDER BY msg.seq ASC
     LIMIT :limit
 ) AS m ON TRUE
+-- Each message's reactions (one range of the reactions' primary key) and, on a thread's
+-- root, its summary (one primary-key lookup): table functions, inlined into this plan
+-- (migration 20261128100700).
+LEFT JOIN LATERAL reaction_summary(m.room_id, m.id, ru.user_id) AS rx ON TRUE
+LEFT JOIN LATERAL thread_summary(m.room_id, m.id) AS ts ON m.thread_root_id IS NULL
 WHERE r.id = :room_id
 ORDER BY m.seq ASC;
 
@@ -319,8 +308,8 @@ SELECT
     m.shown_in_room,
     m.mentions_room,
     m.mentioned_ids,
-    m.reactions,
-    m.thread,
+    CASE WHEN m.deleted_at IS NULL THEN rx.reactions ELSE '[]' END AS reactions,
+    ts.thread,
     (ru.user_id IS NOT NULL OR :user_id::uuid IS NULL) AS is_member
 FROM rooms AS r
 LEFT JOIN room_users AS ru
@@ -348,15 +337,7 @@ LEFT JOIN LATERAL (
         CASE
             WHEN msg.deleted_at IS NULL THEN quoted_preview(msg.room_id, msg.reply_to_id)
         END AS reply_to,
-        CASE WHEN msg.deleted_at IS NULL THEN msg.mentioned_ids ELSE '{}' END AS mentioned_ids,
-        -- Each message's reactions (one range of the reactions' primary key) and, on a
-        -- thread's root, its summary (one primary-key lookup): see the functions'
-        -- migration, 20261128100600.
-        CASE
-            WHEN msg.deleted_at IS NULL THEN reaction_summary(msg.room_id, msg.id, ru.user_id)
-            ELSE '[]'
-        END AS reactions,
-        CASE WHEN msg.thread_root_id IS NULL THEN thread_summary(msg.room_id, msg.id) END AS thread
+        CASE WHEN msg.deleted_at IS NULL THEN msg.mentioned_ids ELSE '{}' END AS mentioned_ids
     FROM messages AS msg
     WHERE
         msg.room_id = r.id
@@ -366,5 +347,10 @@ LEFT JOIN LATERAL (
     ORDER BY msg.seq DESC
     LIMIT :limit
 ) AS m ON TRUE
+-- Each message's reactions (one range of the reactions' primary key) and, on a thread's
+-- root, its summary (one primary-key lookup): table functions, inlined into this plan
+-- (migration 20261128100700).
+LEFT JOIN LATERAL reaction_summary(m.room_id, m.id, ru.user_id) AS rx ON TRUE
+LEFT JOIN LATERAL thread_summary(m.room_id, m.id) AS ts ON m.thread_root_id IS NULL
 WHERE r.id = :room_id
 ORDER BY m.seq DESC;

@@ -170,10 +170,12 @@ SELECT
     du.id AS direct_user_id,
     du.username AS direct_user_username,
     du.display_name AS direct_user_display_name,
-    unread_mentions(r.id, mu.user_id, mu.last_read_seq) AS unread_mention_count,
+    um.unread_mentions AS unread_mention_count,
     CASE WHEN lm.id IS NOT NULL THEN message_preview(lm) END AS last_message
 FROM member_unread AS mu
 INNER JOIN rooms AS r ON mu.room_id = r.id
+-- A table function, inlined into this plan (migration 20261128100700).
+CROSS JOIN LATERAL unread_mentions(r.id, mu.user_id, mu.last_read_seq) AS um
 LEFT JOIN messages AS lm ON r.id = lm.room_id AND r.last_seq = lm.seq
 -- The pair column that is not the reader; a deleted user's column is NULL, which joins
 -- nothing.

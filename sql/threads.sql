@@ -132,15 +132,13 @@ SELECT
             THEN quoted_preview(s.room_id, s.reply_to_id)
     END AS reply_to,
     CASE
-        WHEN
-            s.deleted_at IS NULL AND s.member_id IS NOT NULL
-            THEN reaction_summary(s.room_id, s.id, s.member_id)
-        ELSE '[]'
+        WHEN s.deleted_at IS NULL AND s.member_id IS NOT NULL THEN rx.reactions ELSE '[]'
     END AS reactions,
-    CASE
-        WHEN s.is_root AND s.member_id IS NOT NULL THEN thread_summary(s.room_id, s.id)
-    END AS thread
+    CASE WHEN s.member_id IS NOT NULL THEN ts.thread END AS thread
 FROM shown AS s
+-- Table functions, inlined into this plan (migration 20261128100700).
+LEFT JOIN LATERAL reaction_summary(s.room_id, s.id, s.member_id) AS rx ON TRUE
+LEFT JOIN LATERAL thread_summary(s.room_id, s.id) AS ts ON s.is_root
 ORDER BY s.is_root DESC, s.thread_seq ASC;
 
 -- name: follow_thread(root_id, user_id)^

@@ -281,10 +281,8 @@ class ClientStream:
             self._stale.add(room.room_id)  # a hole: read the log from the cursor
             return None
         room.cursor = event.event_seq
-        mention = mention_event(event, self.user_id)
-        if (
-            mention is not None
-        ):  # yielded right after this entry (chatstore.realtime.mention_events)
+        # A mention of the user comes right after its entry (chatstore.realtime.mention_events).
+        if (mention := mention_event(event, self.user_id)) is not None:
             self._front.appendleft(mention)
         if event.type in _LEAVING and event.payload.get("user_id") == str(self.user_id):
             room.open = False
