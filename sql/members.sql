@@ -374,6 +374,7 @@ SELECT
     mk.is_member,
     mk.moved,
     mk.last_read_seq,
+    um.unread_mentions AS unread_mention_count,
     greatest(
         mk.last_seq - mk.last_read_seq - (
             SELECT count(*)
@@ -384,8 +385,7 @@ SELECT
                 AND d.deleted_at IS NOT NULL
         ),
         0
-    ) AS unread_count,
-    um.unread_mentions AS unread_mention_count
+    ) AS unread_count
 FROM marker AS mk
 -- A table function, inlined into this plan (migration 20261128100700).
 CROSS JOIN LATERAL unread_mentions(mk.room_id, :user_id::uuid, mk.last_read_seq) AS um;

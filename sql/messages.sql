@@ -149,8 +149,8 @@ SELECT
     m.shown_in_room,
     m.mentions_room,
     m.mentioned_ids,
-    CASE WHEN m.deleted_at IS NULL THEN rx.reactions ELSE '[]' END AS reactions,
     ts.thread,
+    CASE WHEN m.deleted_at IS NULL THEN rx.reactions ELSE '[]' END AS reactions,
     ru.user_id IS NOT NULL AS is_member
 FROM rooms AS r
 LEFT JOIN room_users AS ru
@@ -222,8 +222,8 @@ SELECT
     m.shown_in_room,
     m.mentions_room,
     m.mentioned_ids,
-    CASE WHEN m.deleted_at IS NULL THEN rx.reactions ELSE '[]' END AS reactions,
     ts.thread,
+    CASE WHEN m.deleted_at IS NULL THEN rx.reactions ELSE '[]' END AS reactions,
     ru.user_id IS NOT NULL AS is_member
 FROM rooms AS r
 LEFT JOIN room_users AS ru
@@ -308,8 +308,8 @@ SELECT
     m.shown_in_room,
     m.mentions_room,
     m.mentioned_ids,
-    CASE WHEN m.deleted_at IS NULL THEN rx.reactions ELSE '[]' END AS reactions,
     ts.thread,
+    CASE WHEN m.deleted_at IS NULL THEN rx.reactions ELSE '[]' END AS reactions,
     (ru.user_id IS NOT NULL OR :user_id::uuid IS NULL) AS is_member
 FROM rooms AS r
 LEFT JOIN room_users AS ru
