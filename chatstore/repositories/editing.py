@@ -21,7 +21,7 @@ from chatstore.models import Message, MessageRevision
 from chatstore.repositories.base import Repository
 from chatstore.repositories.changelog import appended_all
 from chatstore.repositories.message_rows import message_from_row, revision_from_row
-from chatstore.repositories.receipts import require_member_flag
+from chatstore.repositories.receipts import message_rows_for_member, require_member_flag
 from chatstore.repositories.sending import MEDIA_KINDS
 
 Row = Mapping[str, Any]
@@ -107,16 +107,9 @@ class EditingMethods(Repository):
         """A message's previous versions, oldest first; [] for a deleted message."""
         message = validation.uuid_value("message_id", message_id)
         reader = validation.uuid_value("user_id", user_id)
-        async with self._db.connection() as conn:
-            rows = [
-                row
-                async for row in self._queries.messages.message_history(
-                    conn, message_id=message, user_id=reader
-                )
-            ]
-        if not rows:
-            raise NotFound("message", message)
-        require_member_flag(rows[0]["is_member"])
+        rows = await message_rows_for_member(
+            self._db, self._queries.messages.message_history_cursor, message, reader
+        )
         return [revision_from_row(row) for row in rows if row["revision"] is not None]
 
     async def delete(self, message_id: UUID | str, *, acting_user_id: UUID | str) -> Message:

@@ -9,13 +9,13 @@ out of the room change log (see docs/architecture.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 from chatstore import validation
 from chatstore.commit_outcome import run_idempotent
-from chatstore.db import current_connection
+from chatstore.db import Database, current_connection
 from chatstore.errors import NotFound, PermissionDenied
 from chatstore.mapping import from_row
 from chatstore.models import Receipt, UnreadCount
@@ -29,6 +29,20 @@ def require_member_flag(is_member: object) -> None:
     """PermissionDenied unless a query's membership flag (or row) says member."""
     if not is_member:
         raise PermissionDenied("only members of a room can do this")
+
+
+async def message_rows_for_member(
+    db: Database, query_cursor: Callable[..., Any], message_id: UUID, user_id: UUID
+) -> Sequence[Row]:
+    """The rows of a query about one message (its receipts, its revisions), each carrying
+    is_member for the reader: NotFound when there are none (no such message),
+    PermissionDenied for a reader who is not a member of its room."""
+    async with db.connection() as conn:
+        rows = await all_rows(query_cursor, conn, message_id=message_id, user_id=user_id)
+    if not rows:
+        raise NotFound("message", message_id)
+    require_member_flag(rows[0]["is_member"])
+    return rows
 
 
 def _receipt(row: Row) -> Receipt:
@@ -81,16 +95,9 @@ class ReceiptMethods(Repository):
         """Who read a message and when, earliest first."""
         message = validation.uuid_value("message_id", message_id)
         reader = validation.uuid_value("user_id", user_id)
-        async with self._db.connection() as conn:
-            rows = [
-                row
-                async for row in self._queries.receipts.message_receipts(
-                    conn, message_id=message, user_id=reader
-                )
-            ]
-        if not rows:
-            raise NotFound("message", message)
-        require_member_flag(rows[0]["is_member"])
+        rows = await message_rows_for_member(
+            self._db, self._queries.receipts.message_receipts_cursor, message, reader
+        )
         return [_receipt(row) for row in rows if row["user_id"] is not None]
 
     async def unread_counts(self, user_id: UUID | str) -> list[UnreadCount]:
