@@ -79,6 +79,9 @@ NAMED_EVERY, ROOM_EVERY = 10, 200
 # Threads: one in the hot room, rooted at THREAD_ROOT_SEQ, with THREAD_REPLIES replies and
 # every member of the room (HOT_MEMBERS) following it; the queries that read it.
 THREAD_ROOT_SEQ, THREAD_REPLIES = 1_000, 20_000
+# Two more threads of the hot room, without replies, that every member also follows: three
+# follows per member (thread_follows is then one of the large tables).
+FOLLOWED_ROOT_SEQS = (500, 600)
 THREAD_QUERIES = ("threads.thread_page", "threads.mark_thread_read", "threads.followed_threads")
 MENTION_QUERIES = (
     "members.unread_counts",
@@ -237,6 +240,9 @@ async def loaded(pg_server: PgServer) -> dict[str, Any]:
         await conversations.analyze_mentions(conn)
         await threads.bulk_load_thread(
             conn, room_id=hot["id"], root_seq=THREAD_ROOT_SEQ, replies=THREAD_REPLIES
+        )
+        await threads.bulk_follow_threads(
+            conn, room_id=hot["id"], root_seqs=list(FOLLOWED_ROOT_SEQS)
         )
         await threads.analyze_threads(conn)
         hot_root = await bulk.message_at(conn, room_id=hot["id"], seq=THREAD_ROOT_SEQ)

@@ -58,6 +58,31 @@ SELECT
 FROM thread AS t
 INNER JOIN room_users AS ru ON t.room_id = ru.room_id;
 
+-- name: bulk_follow_threads(room_id, root_seqs)!
+-- The messages of the room at root_seqs become threads without replies yet (their threads
+-- rows), and every member of the room follows each: with the thread above, thread_follows
+-- holds several rows per member, as a user following a few threads does, and is large.
+WITH roots AS (
+    INSERT INTO threads (room_id, root_id, last_thread_seq, reply_count)
+    SELECT
+        m.room_id,
+        m.id,
+        0 AS last_thread_seq,
+        0 AS reply_count
+    FROM messages AS m
+    WHERE m.room_id = :room_id AND m.seq = any(:root_seqs::bigint[])
+    RETURNING room_id, root_id
+)
+
+INSERT INTO thread_follows (room_id, root_id, user_id, last_read_thread_seq)
+SELECT
+    t.room_id,
+    t.root_id,
+    ru.user_id,
+    0 AS last_read_thread_seq
+FROM roots AS t
+INNER JOIN room_users AS ru ON t.room_id = ru.room_id;
+
 -- name: analyze_threads()!
 -- Fresh statistics for the thread rows written above.
 ANALYZE messages, threads, thread_follows, message_mentions;
