@@ -63,7 +63,8 @@ def row_builder(
     slots directly. `convert` maps a field to a function applied to its column's value (a
     JSON attachment to an Attachment) when that value is not NULL. A field named in
     `optional` takes its default when the row has no such column (only some queries return
-    it); every other field must have its column. Only for slotted dataclasses without
+    it) or a NULL there (a page's message without reactions); every other field must have
+    its column. Only for slotted dataclasses without
     __post_init__, which is every model here."""
     conversions = convert or {}
     defaults = _defaults(cls, optional)
@@ -75,7 +76,13 @@ def row_builder(
     def build(row: Mapping[str, Any]) -> D:
         built = new(cls)
         for name, set_slot, converted in fields:
-            value = row[name] if name not in defaults else row.get(name, defaults[name])
+            if name in defaults:
+                value = row.get(name)
+                if value is None:
+                    set_slot(built, defaults[name])
+                    continue
+            else:
+                value = row[name]
             set_slot(built, value if converted is None or value is None else converted(value))
         return built
 
@@ -126,8 +133,10 @@ class ColumnsBuilder(Generic[D]):
             for name, set_slot in present.items()
             if name not in self._convert
         )
+        # A NULL in a converted column leaves the field's default when it is optional
+        # (see row_builder), None otherwise.
         converted = tuple(
-            (set_slot, position[name], self._convert[name])
+            (set_slot, position[name], self._convert[name], self._defaults.get(name))
             for name, set_slot in present.items()
             if name in self._convert
         )
@@ -137,9 +146,9 @@ class ColumnsBuilder(Generic[D]):
             built = new(cls)
             for set_slot, index in plain:
                 set_slot(built, values[index])
-            for set_slot, index, convert in converted:
+            for set_slot, index, convert, when_null in converted:
                 value = values[index]
-                set_slot(built, None if value is None else convert(value))
+                set_slot(built, when_null if value is None else convert(value))
             for set_slot, default in absent:
                 set_slot(built, default)
             return built

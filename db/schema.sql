@@ -82,6 +82,83 @@ $$;
 COMMENT ON FUNCTION public.count_room_members() IS 'AFTER INSERT OR DELETE trigger on room_users: keeps rooms.member_count.';
 
 
+--
+-- Name: flag_reacted_message(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.flag_reacted_message() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- Only has_reactions is set, so messages_set_updated_at (BEFORE UPDATE OF content,
+    -- attachment, edited_at, deleted_at) does not fire: a reaction is not an edit.
+    UPDATE messages
+    SET has_reactions = TRUE
+    WHERE room_id = NEW.room_id AND id = NEW.message_id AND NOT has_reactions;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION flag_reacted_message(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.flag_reacted_message() IS 'AFTER INSERT trigger on message_reactions: sets messages.has_reactions the first time.';
+
+
+--
+-- Name: flag_thread_root(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.flag_thread_root() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE messages
+    SET has_thread = TRUE
+    WHERE room_id = NEW.room_id AND id = NEW.root_id AND NOT has_thread;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION flag_thread_root(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.flag_thread_root() IS 'AFTER INSERT trigger on threads: sets messages.has_thread on the root the first time.';
+
+
+--
+-- Name: message_decorations(uuid, uuid, uuid, boolean, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.message_decorations(decorated_room_id uuid, decorated_id uuid, reader_id uuid, with_thread boolean, with_reactions boolean) RETURNS TABLE(thread jsonb, reactions jsonb)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT
+        CASE
+            WHEN with_thread
+                THEN (SELECT ts.thread FROM thread_summary(decorated_room_id, decorated_id) AS ts)
+        END AS thread,
+        CASE
+            WHEN with_reactions
+                THEN (
+                    SELECT rx.reactions
+                    FROM reaction_summary(decorated_room_id, decorated_id, reader_id) AS rx
+                )
+        END AS reactions
+$$;
+
+
+--
+-- Name: FUNCTION message_decorations(decorated_room_id uuid, decorated_id uuid, reader_id uuid, with_thread boolean, with_reactions boolean); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.message_decorations(decorated_room_id uuid, decorated_id uuid, reader_id uuid, with_thread boolean, with_reactions boolean) IS 'One row: a message''s thread summary and reactions (for the reader), each only when its flag is passed, else NULL.';
+
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -111,6 +188,8 @@ CREATE TABLE public.messages (
     shown_in_room boolean DEFAULT true NOT NULL,
     mentioned_ids uuid[] DEFAULT '{}'::uuid[] NOT NULL,
     mentions_room boolean DEFAULT false NOT NULL,
+    has_reactions boolean DEFAULT false NOT NULL,
+    has_thread boolean DEFAULT false NOT NULL,
     CONSTRAINT messages_attachment_iff_media CHECK (((kind = ANY (ARRAY['image'::text, 'file'::text])) = (attachment IS NOT NULL))),
     CONSTRAINT messages_attachment_shape CHECK (((attachment IS NULL) OR COALESCE(((jsonb_typeof(attachment) = 'object'::text) AND (jsonb_typeof((attachment -> 'url'::text)) = 'string'::text) AND (jsonb_typeof((attachment -> 'name'::text)) = 'string'::text) AND (jsonb_typeof((attachment -> 'mime_type'::text)) = 'string'::text) AND (jsonb_typeof((attachment -> 'size'::text)) = 'number'::text)), false))),
     CONSTRAINT messages_client_id_length CHECK (((char_length(client_id) >= 1) AND (char_length(client_id) <= 64))),
@@ -177,11 +256,25 @@ COMMENT ON COLUMN public.messages.mentions_room IS 'The message mentions every m
 
 
 --
+-- Name: COLUMN messages.has_reactions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.messages.has_reactions IS 'The message has or once had a reaction (message_reactions_flag_message; never reset). Reads look reactions up only when set.';
+
+
+--
+-- Name: COLUMN messages.has_thread; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.messages.has_thread IS 'The message is a thread root with a threads row (threads_flag_root; never reset). Reads look the summary up only when set.';
+
+
+--
 -- Name: message_preview(public.messages); Type: FUNCTION; Schema: public; Owner: -
 --
 
 CREATE FUNCTION public.message_preview(shown public.messages) RETURNS jsonb
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT jsonb_build_object(
         'id', shown.id,
@@ -1117,6 +1210,13 @@ CREATE UNIQUE INDEX users_username_lower_key ON public.users USING btree (lower(
 
 
 --
+-- Name: message_reactions message_reactions_flag_message; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER message_reactions_flag_message AFTER INSERT ON public.message_reactions FOR EACH ROW EXECUTE FUNCTION public.flag_reacted_message();
+
+
+--
 -- Name: messages messages_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1142,6 +1242,13 @@ CREATE TRIGGER room_users_count_members AFTER INSERT OR DELETE ON public.room_us
 --
 
 CREATE TRIGGER rooms_set_updated_at BEFORE UPDATE OF kind, name, description ON public.rooms FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: threads threads_flag_root; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER threads_flag_root AFTER INSERT ON public.threads FOR EACH ROW EXECUTE FUNCTION public.flag_thread_root();
 
 
 --
@@ -1399,4 +1506,6 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261128100400'),
     ('20261128100500'),
     ('20261128100600'),
-    ('20261128100700');
+    ('20261128100700'),
+    ('20261128100800'),
+    ('20261128100900');

@@ -98,6 +98,8 @@ SELECT
     m.thread_seq,
     m.shown_in_room,
     m.mentions_room,
+    md.reactions,
+    md.thread,
     CASE
         WHEN m.deleted_at IS NULL AND ru.user_id IS NOT NULL THEN m.content
     END AS content,  -- noqa: RF04
@@ -112,16 +114,18 @@ SELECT
     CASE
         WHEN m.deleted_at IS NULL AND ru.user_id IS NOT NULL THEN m.mentioned_ids ELSE '{}'
     END AS mentioned_ids,
-    CASE
-        WHEN m.deleted_at IS NULL AND ru.user_id IS NOT NULL THEN rx.reactions ELSE '[]'
-    END AS reactions,
-    CASE WHEN ru.user_id IS NOT NULL THEN ts.thread END AS thread,
     ru.user_id IS NOT NULL AS is_member
 FROM messages AS m
 LEFT JOIN room_users AS ru
     ON m.room_id = ru.room_id AND ru.user_id = :user_id
-LEFT JOIN LATERAL reaction_summary(m.room_id, m.id, ru.user_id) AS rx ON TRUE
-LEFT JOIN LATERAL thread_summary(m.room_id, m.id) AS ts ON m.thread_root_id IS NULL
+-- Looked up only when the message's flag is set, as the pages do.
+LEFT JOIN LATERAL message_decorations(
+    m.room_id,
+    m.id,
+    ru.user_id,
+    m.has_thread AND ru.user_id IS NOT NULL,
+    m.has_reactions AND m.deleted_at IS NULL AND ru.user_id IS NOT NULL
+) AS md ON TRUE
 WHERE m.id = :message_id;
 
 -- name: page_before(room_id, user_id, before_seq, limit, thread_replies)
@@ -149,8 +153,8 @@ SELECT
     m.shown_in_room,
     m.mentions_room,
     m.mentioned_ids,
-    ts.thread,
-    CASE WHEN m.deleted_at IS NULL THEN rx.reactions ELSE '[]' END AS reactions,
+    md.thread,
+    md.reactions,
     ru.user_id IS NOT NULL AS is_member
 FROM rooms AS r
 LEFT JOIN room_users AS ru
@@ -171,6 +175,9 @@ LEFT JOIN LATERAL (
         msg.thread_seq,
         msg.shown_in_room,
         msg.mentions_room,
+        msg.has_thread,
+        -- A deleted message shows no reactions.
+        msg.has_reactions AND msg.deleted_at IS NULL AS has_reactions,
         CASE WHEN msg.deleted_at IS NULL THEN msg.content END AS content,  -- noqa: RF04
         CASE WHEN msg.deleted_at IS NULL THEN msg.attachment END AS attachment,
         -- The quoted message's preview (quoted_preview: one index lookup, none when the
@@ -190,11 +197,13 @@ LEFT JOIN LATERAL (
     ORDER BY msg.seq DESC
     LIMIT :limit
 ) AS m ON TRUE
--- Each message's reactions (one range of the reactions' primary key) and, on a thread's
--- root, its summary (one primary-key lookup): table functions, inlined into this plan
--- (migration 20261128100700).
-LEFT JOIN LATERAL reaction_summary(m.room_id, m.id, ru.user_id) AS rx ON TRUE
-LEFT JOIN LATERAL thread_summary(m.room_id, m.id) AS ts ON m.thread_root_id IS NULL
+-- A thread root's summary (one primary-key lookup) and a message's reactions (one range of
+-- the reactions' primary key), each looked up only when the message's flag says there is
+-- something to find (migration 20261128100800): a page of plain messages does no lookup.
+-- NULL: no thread, no reactions.
+LEFT JOIN LATERAL message_decorations(
+    m.room_id, m.id, ru.user_id, m.has_thread, m.has_reactions
+) AS md ON TRUE
 WHERE r.id = :room_id
 ORDER BY m.seq DESC;
 
@@ -222,8 +231,8 @@ SELECT
     m.shown_in_room,
     m.mentions_room,
     m.mentioned_ids,
-    ts.thread,
-    CASE WHEN m.deleted_at IS NULL THEN rx.reactions ELSE '[]' END AS reactions,
+    md.thread,
+    md.reactions,
     ru.user_id IS NOT NULL AS is_member
 FROM rooms AS r
 LEFT JOIN room_users AS ru
@@ -244,6 +253,9 @@ LEFT JOIN LATERAL (
         msg.thread_seq,
         msg.shown_in_room,
         msg.mentions_room,
+        msg.has_thread,
+        -- A deleted message shows no reactions.
+        msg.has_reactions AND msg.deleted_at IS NULL AS has_reactions,
         CASE WHEN msg.deleted_at IS NULL THEN msg.content END AS content,  -- noqa: RF04
         CASE WHEN msg.deleted_at IS NULL THEN msg.attachment END AS attachment,
         -- The quoted message's preview (quoted_preview: one index lookup, none when the
@@ -257,20 +269,26 @@ LEFT JOIN LATERAL (
     -- are gap-free (see page_by_offset), so the next `limit` messages are exactly the
     -- closed range below: whatever plan is picked, it reads no more than `limit` rows.
     -- Without thread_replies, a reply that stays in its thread is skipped, and the range
-    -- is open above (the next `limit` shown messages may lie further on).
+    -- is open above (the next `limit` shown messages may lie further on). The upper bound
+    -- is one index condition whatever thread_replies is, so the prepared statement keeps
+    -- one generic plan (an OR here made PostgreSQL plan every call again, about 1 ms).
     WHERE
         msg.room_id = ru.room_id
         AND msg.seq > :after_seq
-        AND (msg.seq <= :after_seq + :limit OR NOT :thread_replies::boolean)
+        AND msg.seq <= CASE
+            WHEN :thread_replies::boolean THEN :after_seq + :limit ELSE 9223372036854775807
+        END
         AND (:thread_replies::boolean OR msg.shown_in_room)
     ORDER BY msg.seq ASC
     LIMIT :limit
 ) AS m ON TRUE
--- Each message's reactions (one range of the reactions' primary key) and, on a thread's
--- root, its summary (one primary-key lookup): table functions, inlined into this plan
--- (migration 20261128100700).
-LEFT JOIN LATERAL reaction_summary(m.room_id, m.id, ru.user_id) AS rx ON TRUE
-LEFT JOIN LATERAL thread_summary(m.room_id, m.id) AS ts ON m.thread_root_id IS NULL
+-- A thread root's summary (one primary-key lookup) and a message's reactions (one range of
+-- the reactions' primary key), each looked up only when the message's flag says there is
+-- something to find (migration 20261128100800): a page of plain messages does no lookup.
+-- NULL: no thread, no reactions.
+LEFT JOIN LATERAL message_decorations(
+    m.room_id, m.id, ru.user_id, m.has_thread, m.has_reactions
+) AS md ON TRUE
 WHERE r.id = :room_id
 ORDER BY m.seq ASC;
 
@@ -308,8 +326,8 @@ SELECT
     m.shown_in_room,
     m.mentions_room,
     m.mentioned_ids,
-    ts.thread,
-    CASE WHEN m.deleted_at IS NULL THEN rx.reactions ELSE '[]' END AS reactions,
+    md.thread,
+    md.reactions,
     (ru.user_id IS NOT NULL OR :user_id::uuid IS NULL) AS is_member
 FROM rooms AS r
 LEFT JOIN room_users AS ru
@@ -330,6 +348,9 @@ LEFT JOIN LATERAL (
         msg.thread_seq,
         msg.shown_in_room,
         msg.mentions_room,
+        msg.has_thread,
+        -- A deleted message shows no reactions.
+        msg.has_reactions AND msg.deleted_at IS NULL AS has_reactions,
         CASE WHEN msg.deleted_at IS NULL THEN msg.content END AS content,  -- noqa: RF04
         CASE WHEN msg.deleted_at IS NULL THEN msg.attachment END AS attachment,
         -- The quoted message's preview (quoted_preview: one index lookup, none when the
@@ -347,10 +368,12 @@ LEFT JOIN LATERAL (
     ORDER BY msg.seq DESC
     LIMIT :limit
 ) AS m ON TRUE
--- Each message's reactions (one range of the reactions' primary key) and, on a thread's
--- root, its summary (one primary-key lookup): table functions, inlined into this plan
--- (migration 20261128100700).
-LEFT JOIN LATERAL reaction_summary(m.room_id, m.id, ru.user_id) AS rx ON TRUE
-LEFT JOIN LATERAL thread_summary(m.room_id, m.id) AS ts ON m.thread_root_id IS NULL
+-- A thread root's summary (one primary-key lookup) and a message's reactions (one range of
+-- the reactions' primary key), each looked up only when the message's flag says there is
+-- something to find (migration 20261128100800): a page of plain messages does no lookup.
+-- NULL: no thread, no reactions.
+LEFT JOIN LATERAL message_decorations(
+    m.room_id, m.id, ru.user_id, m.has_thread, m.has_reactions
+) AS md ON TRUE
 WHERE r.id = :room_id
 ORDER BY m.seq DESC;

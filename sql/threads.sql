@@ -36,6 +36,8 @@ WITH root AS (
         m.content,
         m.attachment,
         m.mentioned_ids,
+        m.has_reactions,
+        m.has_thread,
         ru.user_id AS member_id,
         coalesce(t.last_thread_seq, 0) AS last_thread_seq
     FROM messages AS m
@@ -66,6 +68,8 @@ replies AS (
         msg.content,
         msg.attachment,
         msg.mentioned_ids,
+        msg.has_reactions,
+        msg.has_thread,
         r.member_id,
         r.last_thread_seq
     FROM root AS r
@@ -116,6 +120,8 @@ SELECT
     s.shown_in_room,
     s.mentions_room,
     s.last_thread_seq,
+    md.reactions,
+    md.thread,
     s.member_id IS NOT NULL AS is_member,
     CASE
         WHEN s.deleted_at IS NULL AND s.member_id IS NOT NULL THEN s.content
@@ -130,15 +136,16 @@ SELECT
         WHEN
             s.deleted_at IS NULL AND s.member_id IS NOT NULL
             THEN quoted_preview(s.room_id, s.reply_to_id)
-    END AS reply_to,
-    CASE
-        WHEN s.deleted_at IS NULL AND s.member_id IS NOT NULL THEN rx.reactions ELSE '[]'
-    END AS reactions,
-    CASE WHEN s.member_id IS NOT NULL THEN ts.thread END AS thread
+    END AS reply_to
 FROM shown AS s
--- Table functions, inlined into this plan (migration 20261128100700).
-LEFT JOIN LATERAL reaction_summary(s.room_id, s.id, s.member_id) AS rx ON TRUE
-LEFT JOIN LATERAL thread_summary(s.room_id, s.id) AS ts ON s.is_root
+-- Looked up only when the message's flag is set (migration 20261128100800).
+LEFT JOIN LATERAL message_decorations(
+    s.room_id,
+    s.id,
+    s.member_id,
+    s.has_thread AND s.is_root AND s.member_id IS NOT NULL,
+    s.has_reactions AND s.deleted_at IS NULL AND s.member_id IS NOT NULL
+) AS md ON TRUE
 ORDER BY s.is_root DESC, s.thread_seq ASC;
 
 -- name: follow_thread(root_id, user_id)^
