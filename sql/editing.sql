@@ -26,15 +26,17 @@ WITH msg AS (
     WHERE m.room_id = :room_id AND m.id = :message_id AND m.deleted_at IS NULL
 ),
 
+-- One room_users_pkey probe per id, driven from the ids (as sending.sql's `mentioned`).
 wanted AS (
     SELECT
         ru.user_id,
-        array_position(:mention_ids::uuid[], ru.user_id) AS place
+        min(ids.place) AS place
     FROM msg
-    INNER JOIN room_users AS ru ON msg.room_id = ru.room_id
-    WHERE
-        ru.user_id = any(:mention_ids::uuid[])
-        AND ru.user_id IS DISTINCT FROM msg.sender_id
+    CROSS JOIN unnest(:mention_ids::uuid[]) WITH ORDINALITY AS ids (user_id, place)
+    INNER JOIN room_users AS ru
+        ON msg.room_id = ru.room_id AND ids.user_id = ru.user_id
+    WHERE ru.user_id IS DISTINCT FROM msg.sender_id
+    GROUP BY ru.user_id
 ),
 
 removed AS (

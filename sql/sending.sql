@@ -128,16 +128,19 @@ checks AS (
 ),
 
 -- The members a message mentions: those of mention_ids who are members now, but not the
--- sender (their own message is read already), in the order given.
+-- sender (their own message is read already), in the order given (a repeated id counts
+-- once, at its first place). One room_users_pkey probe per id: driven from the ids, so a
+-- generic plan cannot turn it into a scan of the room's members (it did, as
+-- `user_id = any(...)` on room_users: O(room size) per send).
 mentioned AS (
     SELECT
         ru.user_id,
-        array_position(:mention_ids::uuid[], ru.user_id) AS place
-    FROM room_users AS ru
-    WHERE
-        ru.room_id = :room_id
-        AND ru.user_id = any(:mention_ids::uuid[])
-        AND ru.user_id <> :sender_id
+        min(wanted.place) AS place
+    FROM unnest(:mention_ids::uuid[]) WITH ORDINALITY AS wanted (user_id, place)
+    INNER JOIN room_users AS ru
+        ON ru.room_id = :room_id AND wanted.user_id = ru.user_id
+    WHERE ru.user_id <> :sender_id
+    GROUP BY ru.user_id
 ),
 
 bumped AS (
