@@ -6,7 +6,10 @@ threshold, statement timeout, pool size, no pre-ping). Each operation opens an A
 the usual way, so a read is BEGIN, the query, ROLLBACK: that is what the ORM costs by default,
 and it is part of what this peer measures. Queries are built with the ORM API; each keeps
 the guarantees of chatstore's (membership checked, deleted content masked, seq and log
-entry taken under the room lock) so the comparison is of equal work.
+entry taken under the room lock) and returns what chatstore's returns (a page's reply
+previews, thread summaries and reactions; a room list's last message, direct partner and
+unread mention counts), so the comparison is of equal work. Where chatstore's schema lets
+a query skip work (a message's has_reactions flag), the ORM uses it too.
 """
 
 from __future__ import annotations
@@ -19,110 +22,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import bcrypt
-from sqlalchemy import ForeignKey, Row, and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import Row, and_, case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bench.orm_models import Message, Receipt, Room, RoomEvent, RoomUser, Thread, User
+from bench.orm_queries import (
+    LastMessage,
+    Partner,
+    Quoted,
+    deleted_after_marker,
+    masked,
+    page_reactions,
+    preview,
+    unread_mentions,
+)
 from bench.peers import CATCH_UP, PAGE, NotAMember
 from chatstore import Settings
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class User(Base):
-    __tablename__ = "users"
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    email: Mapped[str]
-    username: Mapped[str]
-    display_name: Mapped[str | None]
-    password_hash: Mapped[str]
-    is_online: Mapped[bool]
-    last_seen_at: Mapped[datetime | None]
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-
-
-class Room(Base):
-    __tablename__ = "rooms"
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    kind: Mapped[str]
-    name: Mapped[str | None]
-    description: Mapped[str | None]
-    created_by: Mapped[uuid.UUID | None]
-    last_seq: Mapped[int]
-    last_event_seq: Mapped[int]
-    last_message_at: Mapped[datetime | None]
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-
-
-class RoomUser(Base):
-    __tablename__ = "room_users"
-    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id"), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    role: Mapped[str]
-    last_read_seq: Mapped[int]
-    last_read_at: Mapped[datetime | None]
-
-
-class Message(Base):
-    __tablename__ = "messages"
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id"))
-    seq: Mapped[int]
-    sender_id: Mapped[uuid.UUID | None]
-    kind: Mapped[str]
-    content: Mapped[str]
-    attachment: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    client_id: Mapped[str | None]
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    edited_at: Mapped[datetime | None]
-    edit_count: Mapped[int] = mapped_column(default=0)
-    deleted_at: Mapped[datetime | None]
-
-
-class Receipt(Base):
-    __tablename__ = "message_read_receipts"
-    room_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    message_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    read_at: Mapped[datetime] = mapped_column(server_default=func.now())
-
-
-class RoomEvent(Base):
-    __tablename__ = "room_events"
-    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id"), primary_key=True)
-    event_seq: Mapped[int] = mapped_column(primary_key=True)
-    type: Mapped[str]
-    actor_id: Mapped[uuid.UUID | None]
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
-
-
-def _masked(messages: Sequence[Message]) -> list[Message]:
-    """Soft-deleted messages leave without content, as chatstore returns them."""
-    for message in messages:
-        if message.deleted_at is not None:
-            message.content = ""
-            message.attachment = None
-    return list(messages)
-
-
-def _deleted_after_marker() -> Any:
-    # Correlated count of soft-deleted messages after the member's marker: the same rule as
-    # chatstore's member_unread view, written with the ORM.
-    return (
-        select(func.count())
-        .where(
-            Message.room_id == RoomUser.room_id,
-            Message.seq > RoomUser.last_read_seq,
-            Message.deleted_at.is_not(None),
-        )
-        .correlate(RoomUser)
-        .scalar_subquery()
-    )
 
 
 class SqlAlchemyPeer:
@@ -171,14 +87,37 @@ class SqlAlchemyPeer:
         return user
 
     async def _page(self, room_id: uuid.UUID, user_id: uuid.UUID, query: Any) -> object:
-        """Run a page query joined to the reader's membership: one round trip when there are
-        messages; an empty page costs a second one, telling "not a member" from "empty"."""
+        """Run a page query (selecting Message) joined to the reader's membership, with each
+        message's quote and thread summary joined in and the reactions of those that have
+        any in a second query: one round trip for a page of plain messages. An empty page
+        costs one more, telling "not a member" from "empty"."""
         membership = and_(RoomUser.room_id == Message.room_id, RoomUser.user_id == user_id)
+        decorated = (
+            query.add_columns(Thread, Quoted)
+            .join(RoomUser, membership)
+            .outerjoin(
+                Thread, and_(Thread.room_id == Message.room_id, Thread.root_id == Message.id)
+            )
+            .outerjoin(
+                Quoted,
+                and_(Quoted.room_id == Message.room_id, Quoted.id == Message.reply_to_id),
+            )
+        )
         async with self.sessions() as session:
-            found = (await session.scalars(query.join(RoomUser, membership))).all()
-            if not found and await session.get(RoomUser, (room_id, user_id)) is None:
+            rows = (await session.execute(decorated)).all()
+            if not rows and await session.get(RoomUser, (room_id, user_id)) is None:
                 raise NotAMember("not a member of this room")
-        return _masked(found)
+            messages = masked([row[0] for row in rows])
+            reactions = await page_reactions(session, room_id, user_id, messages)
+        return [
+            (
+                message,
+                thread,
+                None if message.deleted_at else preview(quoted),
+                reactions.get(message.id, []),
+            )
+            for message, (_, thread, quoted) in zip(messages, rows, strict=True)
+        ]
 
     async def page_before(self, room_id: uuid.UUID, user_id: uuid.UUID, before_seq: int) -> object:
         query = (
@@ -209,9 +148,15 @@ class SqlAlchemyPeer:
         return await self._page(room_id, user_id, query)
 
     async def unread_counts(self, user_id: uuid.UUID) -> object:
-        unread = Room.last_seq - RoomUser.last_read_seq - _deleted_after_marker()
+        unread = Room.last_seq - RoomUser.last_read_seq - deleted_after_marker()
         query = (
-            select(RoomUser.room_id, Room.last_seq, RoomUser.last_read_seq, unread.label("unread"))
+            select(
+                RoomUser.room_id,
+                Room.last_seq,
+                RoomUser.last_read_seq,
+                unread.label("unread"),
+                unread_mentions().label("unread_mentions"),
+            )
             .join(Room, Room.id == RoomUser.room_id)
             .where(RoomUser.user_id == user_id)
             .order_by(Room.last_message_at.desc().nulls_last(), RoomUser.room_id)
@@ -221,16 +166,35 @@ class SqlAlchemyPeer:
         return rows
 
     async def room_list(self, user_id: uuid.UUID) -> object:
-        unread = Room.last_seq - RoomUser.last_read_seq - _deleted_after_marker()
+        unread = Room.last_seq - RoomUser.last_read_seq - deleted_after_marker()
+        other = case(
+            (RoomUser.user_id == Room.direct_user_low, Room.direct_user_high),
+            else_=Room.direct_user_low,
+        )
         query = (
-            select(Room, RoomUser.role, RoomUser.last_read_seq, unread.label("unread"))
+            select(
+                Room,
+                RoomUser.role,
+                RoomUser.last_read_seq,
+                unread.label("unread"),
+                unread_mentions().label("unread_mentions"),
+                LastMessage,
+                Partner.id,
+                Partner.username,
+                Partner.display_name,
+            )
             .join(RoomUser, Room.id == RoomUser.room_id)
+            .outerjoin(
+                LastMessage,
+                and_(LastMessage.room_id == Room.id, LastMessage.seq == Room.last_seq),
+            )
+            .outerjoin(Partner, and_(Room.kind == "direct", Partner.id == other))
             .where(RoomUser.user_id == user_id)
             .order_by(Room.last_message_at.desc().nulls_last(), Room.created_at.desc(), Room.id)
         )
         async with self.sessions() as session:
             rows: Sequence[Row[Any]] = (await session.execute(query)).all()
-        return rows
+        return [(*values[:5], preview(values[5]), *values[6:]) for values in map(tuple, rows)]
 
     async def send(self, room_id: uuid.UUID, sender_id: uuid.UUID, content: str) -> object:
         async with self.sessions() as session, session.begin():
