@@ -149,7 +149,7 @@ def test_replies_and_mentions_cost_the_same_in_any_room(
     assert set(section["sends"]) == {"reply", "reply_mention", "mention"}
     for name, send in section["sends"].items():
         assert send["same_in_both_rooms"] is True, name
-        assert send["big"]["round_trips"] == send["direct"]["round_trips"] == 1, name
+        assert send["big"]["send_round_trips"] == send["direct"]["send_round_trips"] == 1, name
         assert send["big"]["by_table"] == send["direct"]["by_table"], name
         assert send["big"]["rows_written"] == send["direct"]["rows_written"] > 0, name
         for room, figures in send["timed"].items():
@@ -170,7 +170,7 @@ def test_rich_history_page_is_one_round_trip(quick_run: tuple[dict[str, Any], st
         assert page[what] > 0, what
     assert page["reaction_keys"] > 1
     assert page["reactions"] > page["with_reactions"]  # several users per message
-    assert page["round_trips"] == 1
+    assert page["statements"] + page["transaction_commands"] == 1  # a pool check is not the read's
     operations = results["round_trips"]["operations"]
     assert operations["history_rich"]["round_trips"] == operations["history_keyset"]["round_trips"]
     assert operations["history_rich"]["round_trips"] == 1
