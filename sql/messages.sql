@@ -189,10 +189,18 @@ LEFT JOIN LATERAL (
     FROM messages AS msg
     -- Keyed on the membership row: a non-member's NULL room_id matches no message.
     -- Without thread_replies, a reply that stays in its thread is skipped (read on the
-    -- same index and left out, so such a page reads those replies too).
+    -- same index and left out, so such a page reads those replies too). With them, seqs
+    -- are gap-free (see page_by_offset), so the page is exactly the closed range below
+    -- its upper end: bounded so, the prepared statement keeps one generic plan (with
+    -- only `LIMIT :limit`, whose size a generic plan cannot know, PostgreSQL estimated a
+    -- generic plan twice as dear as a custom one and planned every call again).
     WHERE
         msg.room_id = ru.room_id
         AND msg.seq < :before_seq
+        AND msg.seq >= CASE
+            WHEN :thread_replies::boolean THEN least(:before_seq, r.last_seq + 1) - :limit
+            ELSE 0
+        END
         AND (:thread_replies::boolean OR msg.shown_in_room)
     ORDER BY msg.seq DESC
     LIMIT :limit

@@ -394,6 +394,45 @@ def test_hot_queries_read_messages_through_an_index(
     assert "Seq Scan" not in scans, plan
 
 
+# The reads a client makes most. Each must keep one generic plan once prepared: PostgreSQL
+# plans every call again when the generic plan looks much dearer than the custom ones, as
+# messages.page_after's did with an upper bound `... OR NOT thread_replies` no index could
+# use (about 1 ms of planning per call on the benchmark's dataset).
+GENERIC_PLAN_QUERIES = (
+    *PAGES,
+    "messages.get_message",
+    "threads.thread_page",
+    "members.unread_counts",
+    "rooms.rooms_of_user",
+)
+PLANNED_CALLS = 8  # PostgreSQL weighs the generic plan after five custom ones
+# Planned again on every call on this dataset, awaiting a fix; the check fails when one
+# appears or is fixed (then drop it here). thread_page's reply range depends on whether
+# after_thread_seq is NULL, which a generic plan cannot know.
+CUSTOM_PLANS_KNOWN = {"threads.thread_page"}
+
+
+@pytest.mark.parametrize("thread_replies", [True, False])
+@pytest.mark.parametrize("key", GENERIC_PLAN_QUERIES)
+def test_hot_reads_keep_a_generic_plan(
+    loaded: dict[str, Any], key: str, thread_replies: bool
+) -> None:
+    queries, _ = load_queries([SQL])
+    query = next(q for q in queries if q.key == key)
+    values = loaded["hot"] | {"thread_replies": thread_replies}
+    params = {name: values[name] for name in query.parameters}
+    with psycopg.connect(loaded["url"], autocommit=True, prepare_threshold=0) as conn:
+        for _ in range(PLANNED_CALLS):
+            conn.execute(query.sql, params).fetchall()
+        plans = conn.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements", prepare=False
+        ).fetchall()
+    assert len(plans) == 1, plans
+    generic, custom = plans[0]
+    keeps_generic = generic >= PLANNED_CALLS - 5
+    assert keeps_generic is (key not in CUSTOM_PLANS_KNOWN), (key, generic, custom)
+
+
 @pytest.mark.parametrize("room", ["known", "hot", "deep"])
 @pytest.mark.parametrize("key", sorted(CONVERSATION_QUERIES))
 def test_reaction_and_pin_queries_read_their_table_through_an_index(
