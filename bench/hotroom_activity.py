@@ -37,7 +37,7 @@ async def sampled_run(
 ) -> dict[str, Any]:
     """Run `op` on `writers` tasks for `seconds` while sampling: the samples taken, each
     state's share of the writers' time, the run's msgs/s and this process's CPU."""
-    marker = ctx.store.db.queries.sending.send_message.sql.strip()[:40] + "%"
+    marker = ctx.store.db.queries.sending_plain.send_plain_message.sql.strip()[:40] + "%"
     stop = threading.Event()
     sampler = asyncio.create_task(
         asyncio.to_thread(_sample, ctx.settings.database_url, marker, stop)

@@ -178,13 +178,10 @@ class RawPeer:
             "attachment": None,
             "client_id": None,
             "reply_to_id": None,
-            "thread_root_id": None,
-            "also_to_room": False,
-            "mention_ids": [],
-            "mentions_room": False,
         }
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(self.q.sending.send_message.sql, params)
+            # The statement chatstore picks for a message without thread or mentions.
+            cursor = await conn.execute(self.q.sending_plain.send_plain_message.sql, params)
             row = await cursor.fetchone()
         if row is None or not row["is_member"]:
             raise NotAMember("not a member of this room")

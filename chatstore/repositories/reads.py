@@ -61,6 +61,12 @@ _THREADS = "ThreadRepository"
 # A room of the public directory (chatstore.repositories.room_directory).
 _PUBLIC_ROOM = ROOM | {"member_count", "last_activity_at", "name_key"}
 _PAGE = PAGE_MESSAGE | {"is_member", "room_last_seq"}
+# What a send returns (chatstore.repositories.sending reads both send statements' rows).
+_SENT = (
+    MESSAGE
+    | APPENDED
+    | {"room_found", "is_member", "same_payload", "reply_ok", "thread_ok", "room_mention_ok"}
+)
 # What a reaction or pin write returns besides its log entry (reactions.room_write).
 _ROOM_WRITE = APPENDED | {"room_id", "message_id", "is_member", "is_deleted", "is_stale", "changed"}
 
@@ -94,13 +100,10 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
         frozenset({"is_member", "moved", "last_read_seq", "unread_count", "unread_mention_count"}),
     ),
     "members.mark_all_read": (_MARKERS, frozenset({"moved_count"})),
+    # sql/sending.sql and sql/sending_plain.sql: one reader, so both return the same row
+    "sending.send_message": (_MESSAGES, _SENT),
+    "sending_plain.send_plain_message": (_MESSAGES, _SENT),
     # sql/messages.sql
-    "sending.send_message": (
-        _MESSAGES,
-        MESSAGE
-        | APPENDED
-        | {"room_found", "is_member", "same_payload", "reply_ok", "thread_ok", "room_mention_ok"},
-    ),
     "messages.get_message": (_MESSAGES, PAGE_MESSAGE | {"is_member"}),
     "messages.page_before": (_MESSAGES, _PAGE),
     "messages.page_after": (_MESSAGES, _PAGE),

@@ -1,4 +1,5 @@
-"""Sending a message: validating it, then one statement (sql/messages.sql, send_message).
+"""Sending a message: validating it, then one statement (sql/sending.sql, send_message,
+or sql/sending_plain.sql for a message without thread or mentions).
 
 One round trip in the common case: the statement locks the room, checks membership and the
 idempotency keys, takes the next seq, inserts the message, moves the sender's read marker
@@ -72,7 +73,7 @@ async def send(db: Database, new: NewMessage) -> Row:
     stopped answering after the send reached it and could not be asked again within the
     bound.
     """
-    params = {
+    params: dict[str, object] = {
         "message_id": uuid4(),
         "room_id": new.room_id,
         "sender_id": new.sender_id,
@@ -81,18 +82,25 @@ async def send(db: Database, new: NewMessage) -> Row:
         "attachment": new.attachment,
         "client_id": new.client_id,
         "reply_to_id": new.reply_to_id,
-        "thread_root_id": new.thread_root_id,
-        "also_to_room": new.also_to_room,
-        "mention_ids": list(new.mention_ids),
-        "mentions_room": new.mentions_room,
     }
+    # Most messages are neither thread replies nor mention anyone: sending_plain.sql's
+    # statement leaves those steps out, and PostgreSQL then has fewer tables to open.
+    plain = new.thread_root_id is None and not new.mention_ids and not new.mentions_room
+    if plain:
+        statement = db.queries.sending_plain.send_plain_message
+    else:
+        statement = db.queries.sending.send_message
+        params["thread_root_id"] = new.thread_root_id
+        params["also_to_room"] = new.also_to_room
+        params["mention_ids"] = list(new.mention_ids)
+        params["mentions_room"] = new.mentions_room
     # Inside a caller's transaction a failed statement aborts the whole transaction, so
     # there is nothing to run again: the transaction's own COMMIT handling decides.
     inside = current_connection() is not None
 
     async def run() -> Row:
         async with db.connection() as conn:
-            row = await db.queries.sending.send_message(conn, **params)
+            row = await statement(conn, **params)
         return _outcome(row, new.room_id)
 
     async def attempt() -> Row:
