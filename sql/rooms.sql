@@ -148,12 +148,13 @@ RETURNING
 -- The user's rooms, most recently active first (rooms without messages last, newest
 -- first), each with the user's role, read marker, exact unread count (the member_unread
 -- view, shared with members.unread_counts) and unread mention count (unread_mentions(),
--- as members.unread_counts counts it); the room's last message as a
--- preview (last_message: message_preview(), the same jsonb a reply shows of what it
--- quotes, NULL when the room has no message); and for a
--- direct room the other user (direct_user_* columns, NULL once that user is deleted, and
--- for other rooms). The last message is the one at the room's last_seq, found through
+-- as members.unread_counts counts it); the room's last message as a preview
+-- (last_message_* columns, all NULL when the room has no message); and for a direct room
+-- the other user (direct_user_* columns, NULL once that user is deleted, and for other
+-- rooms). The last message is the one at the room's last_seq, found through
 -- messages_room_seq_key, so the list costs one index probe per room whatever the history.
+-- The preview is what message_preview() makes of it, as plain columns: the driver reads
+-- those without a jsonb document per room to parse.
 SELECT
     r.id,
     r.kind,
@@ -171,7 +172,14 @@ SELECT
     du.username AS direct_user_username,
     du.display_name AS direct_user_display_name,
     um.unread_mentions AS unread_mention_count,
-    CASE WHEN lm.id IS NOT NULL THEN message_preview(lm) END AS last_message
+    lm.id AS last_message_id,
+    lm.seq AS last_message_seq,
+    lm.sender_id AS last_message_sender_id,
+    lm.kind AS last_message_kind,
+    lm.created_at AS last_message_created_at,
+    -- Cut and masked as message_preview() does: a deleted message's text stays here.
+    CASE WHEN lm.deleted_at IS NULL THEN left(lm.content, 100) END AS last_message_content,
+    lm.deleted_at IS NOT NULL AS last_message_is_deleted
 FROM member_unread AS mu
 INNER JOIN rooms AS r ON mu.room_id = r.id
 -- A table function, inlined into this plan (migration 20261128100700).

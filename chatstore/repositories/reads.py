@@ -15,7 +15,7 @@ import dataclasses
 from typing import Any, Final
 
 from chatstore.models import LogEntry, Member, Message, MessageRevision, Receipt, Room, User
-from chatstore.repositories.room_list import DIRECT_USER_COLUMNS
+from chatstore.repositories.room_list import DIRECT_USER_COLUMNS, LAST_MESSAGE_COLUMNS
 
 
 def _fields(cls: type[Any]) -> frozenset[str]:
@@ -160,7 +160,8 @@ _ENTRIES: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "rooms.rooms_of_user": (
         _ROOMS,
         ROOM
-        | {"role", "last_read_seq", "unread_count", "unread_mention_count", "last_message"}
+        | {"role", "last_read_seq", "unread_count", "unread_mention_count"}
+        | LAST_MESSAGE_COLUMNS
         | DIRECT_USER_COLUMNS,
     ),
     "rooms.public_rooms": (_DIRECTORY, _PUBLIC_ROOM),
