@@ -93,7 +93,13 @@ def test_row_builder_builds_what_from_row_builds_and_stays_frozen() -> None:
     # From tuples, in whatever column order the query returns.
     names = list(reversed(row))
     from_tuple = ColumnsBuilder(Message, {"attachment": to_attachment}).for_columns(names)
-    assert from_tuple(tuple(row[name] for name in names)) == expected
+    tupled = from_tuple(tuple(row[name] for name in names))
+    assert tupled == expected
+    # Built through a mutable twin, handed over as the frozen model itself.
+    assert type(tupled) is Message and type(built) is Message
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tupled.content = "changed"  # type: ignore[misc]
+    assert dataclasses.replace(tupled, seq=9).seq == 9
     with pytest.raises(ResultShapeError) as missing:
         ColumnsBuilder(Message).for_columns([name for name in names if name != "seq"])
     assert missing.value.column == "seq"
@@ -108,3 +114,18 @@ def test_row_builder_builds_what_from_row_builds_and_stays_frozen() -> None:
     assert from_fewer(tuple(row[name] for name in fewer)) == from_row(Message, row)
     with pytest.raises(ResultShapeError):
         ColumnsBuilder(Message, {}, optional).for_columns([n for n in fewer if n != "seq"])
+
+
+def test_the_fast_builders_refuse_a_model_they_cannot_fill() -> None:
+    import dataclasses
+
+    from chatstore.mapping import ColumnsBuilder, row_builder
+
+    @dataclasses.dataclass(frozen=True)
+    class NotSlotted:
+        name: str
+
+    with pytest.raises(TypeError, match="must be slotted"):
+        row_builder(NotSlotted)
+    with pytest.raises(TypeError, match="must be slotted"):
+        ColumnsBuilder(NotSlotted)
