@@ -96,7 +96,8 @@ def test_row_builder_builds_what_from_row_builds_and_stays_frozen() -> None:
     tupled = from_tuple(tuple(row[name] for name in names))
     assert tupled == expected
     # Built through a mutable twin, handed over as the frozen model itself.
-    assert type(tupled) is Message and type(built) is Message
+    assert type(tupled) is Message
+    assert type(built) is Message
     with pytest.raises(dataclasses.FrozenInstanceError):
         tupled.content = "changed"  # type: ignore[misc]
     assert dataclasses.replace(tupled, seq=9).seq == 9
