@@ -280,11 +280,13 @@ LEFT JOIN LATERAL (
     -- is open above (the next `limit` shown messages may lie further on). The upper bound
     -- is one index condition whatever thread_replies is, so the prepared statement keeps
     -- one generic plan (an OR here made PostgreSQL plan every call again, about 1 ms).
+    -- after_seq is cast: psycopg sends a small int as smallint, and smallint + smallint
+    -- overflowed from seq 32,668 on.
     WHERE
         msg.room_id = ru.room_id
         AND msg.seq > :after_seq
         AND msg.seq <= CASE
-            WHEN :thread_replies::boolean THEN :after_seq + :limit ELSE 9223372036854775807
+            WHEN :thread_replies::boolean THEN :after_seq::bigint + :limit ELSE 9223372036854775807
         END
         AND (:thread_replies::boolean OR msg.shown_in_room)
     ORDER BY msg.seq ASC

@@ -369,6 +369,24 @@ async def test_catch_up_is_bounded_and_ascending(store: ChatStore, world: World)
     assert await store.messages.catch_up(world.room, user_id=world.bob, after_seq=7) == []
 
 
+# psycopg sends a Python int as smallint, integer or bigint by its size; a seq or offset
+# that fits a smaller type must not make the query's arithmetic overflow there.
+@pytest.mark.parametrize("far", [32_767 - 50, 32_767, 2**31 - 60, 2**31 - 1, 2**62])
+async def test_seqs_and_offsets_past_any_type_boundary_read_nothing(
+    store: ChatStore, world: World, far: int
+) -> None:
+    await send(store, world, world.alice, "only message")
+    messages, bob = store.messages, world.bob
+    assert await messages.catch_up(world.room, user_id=bob, after_seq=far, limit=100) == []
+    page = await messages.page_after(world.room, user_id=bob, after_seq=far, limit=100)
+    assert page.messages == ()
+    page = await messages.page_before(world.room, user_id=bob, before_seq=far, limit=100)
+    assert seqs(page.messages) == [1]
+    offset = min(far, 1_000_000)  # the most find_by_room takes
+    page = await messages.find_by_room(world.room, user_id=bob, offset=offset, limit=100)
+    assert page.messages == ()
+
+
 # -- editing ---------------------------------------------------------------------------------
 
 
