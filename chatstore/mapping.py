@@ -206,16 +206,26 @@ def message_preview(value: Mapping[str, Any]) -> MessagePreview:
 
 
 def reaction_counts(value: Sequence[Mapping[str, Any]]) -> tuple[ReactionCount, ...]:
-    """A message's reactions from the jsonb the SQL function reaction_summary() builds."""
-    return tuple(
-        ReactionCount(
-            message_id=UUID(item["message_id"]),
-            reaction=item["reaction"],
-            count=int(item["count"]),
-            reacted_by_me=bool(item["reacted_by_me"]),
+    """A message's reactions from the jsonb the SQL function reaction_summary() builds.
+
+    Every entry names the same message: its id is parsed once (UUID() is most of the cost
+    of a page's reactions in Python), not once per reaction key."""
+    ids: dict[str, UUID] = {}
+    counts = []
+    for item in value:
+        text = item["message_id"]
+        message_id = ids.get(text)
+        if message_id is None:
+            message_id = ids[text] = UUID(text)
+        counts.append(
+            ReactionCount(
+                message_id=message_id,
+                reaction=item["reaction"],
+                count=int(item["count"]),
+                reacted_by_me=bool(item["reacted_by_me"]),
+            )
         )
-        for item in value
-    )
+    return tuple(counts)
 
 
 def thread_summary(value: Mapping[str, Any]) -> ThreadSummary:
