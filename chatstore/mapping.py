@@ -96,6 +96,16 @@ def _compile(
     return build
 
 
+def _store_unless_null(index: int, name: str, read: str, converted: bool) -> list[str]:
+    """The lines that store one column's value, converted when the field has a conversion;
+    a NULL stores the field's `default_<index>` instead (None for a required field)."""
+    value = f"convert_{index}(value)" if converted else "value"
+    return [
+        f"    value = {read}",
+        f"    built.{name} = default_{index} if value is None else {value}",
+    ]
+
+
 def _defaults(cls: type[Any], optional: Collection[str]) -> dict[str, Any]:
     """The default of each optional field: what a row without that column leaves in it."""
     found = {
@@ -123,16 +133,12 @@ def row_builder(
     lines: list[str] = []
     scope: dict[str, Any] = {}
     for index, name in enumerate(_field_names(cls)):
-        converted = conversions.get(name)
-        scope[f"convert_{index}"] = converted
+        scope[f"convert_{index}"] = conversions.get(name)
         scope[f"default_{index}"] = defaults.get(name)
-        value = "value" if converted is None else f"convert_{index}(value)"
         if name in defaults:
-            lines.append(f"    value = row.get({name!r})")
-            lines.append(f"    built.{name} = default_{index} if value is None else {value}")
-        elif converted is not None:
-            lines.append(f"    value = row[{name!r}]")
-            lines.append(f"    built.{name} = None if value is None else {value}")
+            lines += _store_unless_null(index, name, f"row.get({name!r})", name in conversions)
+        elif name in conversions:
+            lines += _store_unless_null(index, name, f"row[{name!r}]", converted=True)
         else:
             lines.append(f"    built.{name} = row[{name!r}]")
     return _compile(cls, "row", lines, scope)
@@ -180,11 +186,7 @@ class ColumnsBuilder(Generic[D]):
             if name not in position:
                 lines.append(f"    built.{name} = default_{index}")
             elif name in self._convert:
-                lines.append(f"    value = values[{position[name]}]")
-                lines.append(
-                    f"    built.{name} = default_{index} if value is None "
-                    f"else convert_{index}(value)"
-                )
+                lines += _store_unless_null(index, name, f"values[{position[name]}]", True)
             else:
                 lines.append(f"    built.{name} = values[{position[name]}]")
         return _compile(self._cls, "values", lines, scope)

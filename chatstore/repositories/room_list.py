@@ -35,7 +35,7 @@ LAST_MESSAGE_COLUMNS: Final = frozenset(
     }
 )
 
-# Rooms come by the dozen in a user's room list: fill their slots directly.
+# Rooms come by the dozen in a user's room list: built by mapping.row_builder.
 _room = row_builder(Room)
 
 
